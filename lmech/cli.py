@@ -1,0 +1,215 @@
+"""The ``lmech`` command: list laws, check them, run one with overrides, rebuild reports.
+
+Exit status: 0 when every law passes (skipped laws do not fail a check), 1 when a law
+fails, 2 on usage or input errors (printed as one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lmech import __version__
+from lmech.errors import ConfigError, LmechError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="lmech: runnable, falsifiable theories of deep learning, checked against real runs.",
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+_STATUS_STYLE = {"passed": "bold green", "failed": "bold red", "skipped": "dim"}
+
+
+def _default_out(prefix: str) -> Path:
+    return Path("lmech-runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set expects key=value; got {item!r}")
+        overrides[key.strip()] = value
+    return overrides
+
+
+def _progress_factory(progress: Progress):
+    def factory(description: str, total: int):
+        task = progress.add_task(description, total=total)
+
+        def advance(k: int = 1) -> None:
+            progress.advance(task, k)
+
+        def close() -> None:
+            progress.remove_task(task)
+
+        return advance, close
+
+    return factory
+
+
+def _run_check(names, preset, seed, device, out, overrides=None) -> int:
+    from lmech import progress as lm_progress
+    from lmech.runs.execute import check
+
+    table = Table(title=f"lmech check — preset {preset}, seed {seed}", show_lines=False)
+    for col in ("law", "status", "metric", "value", "tolerance", "time", "detail"):
+        table.add_column(col, overflow="fold", max_width=60 if col == "detail" else None)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        current = {}
+
+        def on_start(name: str) -> None:
+            current["task"] = bar.add_task(f"{name}", total=None)
+
+        def on_result(r) -> None:
+            bar.remove_task(current.pop("task"))
+            v = r.verdict
+            style = _STATUS_STYLE.get(v.status, "")
+            value = "—" if v.value != v.value else f"{v.value:.4g}"
+            op = ">=" if v.higher_is_better else "<="
+            took = "reused" if r.reused else f"{r.seconds:.1f}s"
+            table.add_row(
+                r.law,
+                f"[{style}]{v.status}[/]",
+                v.metric,
+                value,
+                f"{op} {v.tolerance:.4g}",
+                took,
+                v.detail,
+            )
+
+        with lm_progress.use(_progress_factory(bar)):
+            results = check(
+                names,
+                preset=preset,
+                seed=seed,
+                device=device,
+                out_dir=out,
+                overrides=overrides,
+                on_start=on_start,
+                on_result=on_result,
+            )
+    out_console.print(table)
+    report = Path(out) / "report.html"
+    if report.exists():
+        out_console.print(f"report: {report}")
+    failed = [r.law for r in results if r.verdict.status == "failed"]
+    return 1 if failed else 0
+
+
+@app.command("laws")
+def laws_cmd(
+    tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
+) -> None:
+    """List the registered laws with their claim, source and tolerance."""
+    from lmech.laws import registry
+
+    table = Table(title="lmech laws")
+    for col in ("law", "tags", "metric", "tolerance", "claim", "source"):
+        table.add_column(col, overflow="fold")
+    for law in registry.all_laws(tag):
+        table.add_row(
+            law.name, ", ".join(law.tags), law.metric, f"{law.tolerance:g}", law.claim, law.source
+        )
+    out_console.print(table)
+
+
+@app.command("check")
+def check_cmd(
+    laws: Annotated[list[str] | None, typer.Argument(help="laws to check (default: all)")] = None,
+    preset: Annotated[str, typer.Option(help="smoke | quick | paper")] = "quick",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="run directory (reused to resume)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 0,
+) -> None:
+    """Run theory + experiment + compare for laws; print verdicts; write the run store."""
+    from lmech.laws import registry
+
+    names = laws or registry.names()
+    code = _run_check(names, preset, seed, device, out or _default_out(f"check-{preset}"))
+    raise typer.Exit(code)
+
+
+@app.command("run")
+def run_cmd(
+    law: Annotated[str, typer.Argument(help="the law to run")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a spec field: key=value")
+    ] = None,
+    preset: Annotated[str, typer.Option(help="smoke | quick | paper (the base spec)")] = "quick",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="run directory")] = None,
+    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 0,
+) -> None:
+    """Run one law with typed overrides of its spec (unknown keys are an error)."""
+    overrides = _parse_sets(set_)
+    code = _run_check([law], preset, seed, device, out or _default_out(f"run-{law}"), overrides)
+    raise typer.Exit(code)
+
+
+@app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Rebuild report.html from a run store alone (nothing is recomputed)."""
+    from lmech.report.html import build_report
+
+    path = build_report(run_dir)
+    out_console.print(f"report: {path}")
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
+    if version:
+        out_console.print(f"lmech {__version__}")
+        raise typer.Exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: LmechError -> one line on stderr, exit status 2."""
+    try:
+        # with standalone_mode=False an Exit(code) comes back as the return value
+        code = app(args=argv, standalone_mode=False)
+    except LmechError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return err.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted; rerun with the same --out to resume")
+        return 130
+    except Exception as exc:
+        # usage errors (click's ClickException, vendored by newer typer): they print
+        # themselves and carry exit code 2; matched by duck type to avoid private imports
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            return 130
+        raise
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

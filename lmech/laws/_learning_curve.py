@@ -1,0 +1,104 @@
+"""Shared pieces of the learning-curve laws: aggregation, comparison, figure.
+
+Both tables are tidy: theory has one row per (n, ridge) with ``test_mse``; the
+measurement has one row per (trial, n, ridge) with ``test_mse``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lmech.errors import InputError
+from lmech.laws.base import Verdict
+
+__all__ = ["summarize", "joined", "compare_test_mse", "learning_curve_figure", "dense_sizes"]
+
+
+def dense_sizes(sizes, points: int = 40) -> np.ndarray:
+    """The measured sizes plus a log-spaced grid between them, for a smooth theory curve."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    grid = np.geomspace(sizes.min(), sizes.max(), points).round().astype(np.int64)
+    return np.unique(np.concatenate([sizes, grid]))
+
+
+def summarize(meas: pd.DataFrame, column: str = "test_mse") -> pd.DataFrame:
+    """Trial mean, standard error and count of ``column`` per (n, ridge)."""
+    g = meas.groupby(["n", "ridge"])[column]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["sem"] = out["std"].fillna(0.0) / np.sqrt(out["count"])
+    return out.drop(columns="std")
+
+
+def joined(pred: pd.DataFrame, meas: pd.DataFrame) -> pd.DataFrame:
+    """Measured mean/sem per (n, ridge) beside the prediction at the same (n, ridge)."""
+    s = summarize(meas)
+    p = pred[["n", "ridge", "test_mse"]].rename(columns={"test_mse": "pred"})
+    j = s.merge(p, on=["n", "ridge"], how="left")
+    if j["pred"].isna().any():
+        missing = j.loc[j["pred"].isna(), ["n", "ridge"]].to_dict("records")
+        raise InputError(f"theory table has no prediction for measured grid points {missing}")
+    j["rel_err"] = (j["pred"] - j["mean"]).abs() / j["mean"]
+    return j
+
+
+def compare_test_mse(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -> Verdict:
+    """max over the (n, ridge) grid of |pred - meas| / meas, trial-averaged test MSE."""
+    j = joined(pred, meas)
+    worst = j.loc[j["rel_err"].idxmax()]
+    detail = (
+        f"worst at n={int(worst['n'])}, ridge={worst['ridge']:.3g}: pred {worst['pred']:.4g} vs "
+        f"meas {worst['mean']:.4g} +- {worst['sem']:.2g} (sem); "
+        f"median rel err {j['rel_err'].median():.3%} over {len(j)} points"
+    )
+    return Verdict.from_metric(
+        "max_rel_err_test_mse", float(j["rel_err"].max()), tolerance, detail=detail
+    )
+
+
+def learning_curve_figure(
+    pred: pd.DataFrame, meas: pd.DataFrame, title: str, *, extra: dict | None = None
+) -> Figure:
+    """Log-log test MSE vs n: theory lines, measured means with standard-error bars.
+
+    ``extra`` maps a label to a theory-like table (n, ridge, test_mse) drawn dashed.
+    """
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    s = summarize(meas)
+    ridges = sorted(pred["ridge"].unique())
+    colors = [f"C{i}" for i in range(len(ridges))]
+    for ridge, color in zip(ridges, colors, strict=True):
+        p = pred[pred["ridge"] == ridge].sort_values("n")
+        ax.plot(p["n"], p["test_mse"], color=color, lw=1.8, label=f"theory, ridge {ridge:.3g}")
+        for label, table in (extra or {}).items():
+            e = table[table["ridge"] == ridge].sort_values("n")
+            ax.plot(
+                e["n"],
+                e["test_mse"],
+                color=color,
+                lw=1.2,
+                ls="--",
+                label=f"{label}, ridge {ridge:.3g}",
+            )
+        m = s[s["ridge"] == ridge]
+        ax.errorbar(
+            m["n"],
+            m["mean"],
+            yerr=m["sem"],
+            fmt="o",
+            ms=4.5,
+            color=color,
+            mfc="white",
+            capsize=2.5,
+            label=f"measured, ridge {ridge:.3g}",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training samples n")
+    ax.set_ylabel("test MSE")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7.5, frameon=False)
+    return fig
