@@ -757,7 +757,8 @@ def learning_curve(
         ridge: ridges >= 0, a scalar or 1-D sequence.
 
     Returns:
-        pandas.DataFrame with len(n) * len(ridge) rows of float64 columns.
+        pandas.DataFrame with len(n) * len(ridge) rows of float64 columns (``n`` is int64
+        when every n is an integer).
 
     References:
         Simon et al. 2023, arXiv:2110.03922, Sec. 4 (all columns).
@@ -783,4 +784,7 @@ def learning_curve(
     risk = _risk(spec, n_grid, ridge_grid, _check_noise(noise_variance))
     columns = ["kappa", "overfitting_coefficient", "learnability", "test_mse"]
     columns += ["test_mse_clean", "train_mse"]
-    return pd.DataFrame({"n": n_grid, "ridge": ridge_grid} | {c: risk[c] for c in columns})
+    table = pd.DataFrame({"n": n_grid, "ridge": ridge_grid} | {c: risk[c] for c in columns})
+    if np.all(ns == np.round(ns)):
+        table["n"] = table["n"].astype(np.int64)  # integer sample sizes stay integers
+    return table

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up lmech in ./.venv: the right torch build first, then lmech itself.
+#   ./setup.sh          runtime only (enough for `lmech check`)
+#   ./setup.sh --dev    plus the test tools (pytest, hypothesis, ruff)
+# Environment:
+#   PYTHON=python3.12     interpreter to build the venv from (>= 3.11; default python3)
+#   TORCH_INDEX=URL       pip index for torch, e.g. https://download.pytorch.org/whl/cpu
+#                         (a plain PyPI torch on Linux is the multi-GB CUDA build)
+set -euo pipefail
+cd "$(dirname "$0")"
+extras=""
+[[ "${1:-}" == "--dev" ]] && extras="[dev]"
+PYTHON="${PYTHON:-python3}"
+
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lmech needs Python >= 3.11")'
+  "$PYTHON" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  index=()
+  [[ -n "${TORCH_INDEX:-}" ]] && index=(--index-url "$TORCH_INDEX")
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "setup: GPU found, installing a CUDA build of torch"
+    "${pip[@]}" install "${index[@]}" "torch>=2.2,<3"
+  else
+    echo "setup: no GPU, installing the CPU build torch==2.13.0"
+    "${pip[@]}" install "${index[@]}" "torch==2.13.0"
+  fi
+fi
+"${pip[@]}" install -e ".${extras}"
+echo "setup: done ($(.venv/bin/python -c 'import torch, lmech; print("lmech", lmech.__version__, "torch", torch.__version__)'))"
