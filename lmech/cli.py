@@ -65,8 +65,10 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     from lmech.runs.execute import check
 
     table = Table(title=f"lmech check — preset {preset}, seed {seed}", show_lines=False)
-    for col in ("law", "status", "metric", "value", "tolerance", "time", "detail"):
-        table.add_column(col, overflow="fold", max_width=60 if col == "detail" else None)
+    table.add_column("law", no_wrap=True, style="bold")
+    for col in ("status", "metric", "value", "tolerance", "time"):
+        table.add_column(col, overflow="fold")
+    table.add_column("detail", overflow="fold", ratio=1)
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -124,12 +126,19 @@ def laws_cmd(
     """List the registered laws with their claim, source and tolerance."""
     from lmech.laws import registry
 
-    table = Table(title="lmech laws")
-    for col in ("law", "tags", "metric", "tolerance", "claim", "source"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="lmech laws", show_lines=True)
+    table.add_column("law", no_wrap=True, style="bold")
+    table.add_column("claim", overflow="fold", ratio=3)
+    table.add_column("metric <= tolerance", overflow="fold", ratio=1)
+    table.add_column("source", overflow="fold", ratio=2)
+    table.add_column("tags", overflow="fold", ratio=1)
     for law in registry.all_laws(tag):
         table.add_row(
-            law.name, ", ".join(law.tags), law.metric, f"{law.tolerance:g}", law.claim, law.source
+            law.name,
+            law.claim,
+            f"{law.metric} <= {law.tolerance:g}",
+            law.source,
+            ", ".join(law.tags),
         )
     out_console.print(table)
 

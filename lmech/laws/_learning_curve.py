@@ -13,10 +13,24 @@ from matplotlib.figure import Figure
 from lmech.errors import InputError
 from lmech.laws.base import Verdict
 
-__all__ = ["summarize", "joined", "compare_test_mse", "learning_curve_figure", "dense_sizes"]
+__all__ = [
+    "METRIC",
+    "THEORY_COLUMNS",
+    "EXPERIMENT_COLUMNS",
+    "summarize",
+    "joined",
+    "compare_test_mse",
+    "learning_curve_figure",
+    "dense_sizes",
+]
 
 
-def dense_sizes(sizes, points: int = 40) -> np.ndarray:
+METRIC = "max_rel_err_test_mse"
+THEORY_COLUMNS = ("n", "ridge", "kappa", "overfitting_coefficient", "test_mse", "train_mse")
+EXPERIMENT_COLUMNS = ("trial", "n", "ridge", "test_mse", "train_mse")
+
+
+def dense_sizes(sizes, points: int = 80) -> np.ndarray:
     """The measured sizes plus a log-spaced grid between them, for a smooth theory curve."""
     sizes = np.asarray(sizes, dtype=np.int64)
     grid = np.geomspace(sizes.min(), sizes.max(), points).round().astype(np.int64)
@@ -52,9 +66,7 @@ def compare_test_mse(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -
         f"meas {worst['mean']:.4g} +- {worst['sem']:.2g} (sem); "
         f"median rel err {j['rel_err'].median():.3%} over {len(j)} points"
     )
-    return Verdict.from_metric(
-        "max_rel_err_test_mse", float(j["rel_err"].max()), tolerance, detail=detail
-    )
+    return Verdict.from_metric(METRIC, float(j["rel_err"].max()), tolerance, detail=detail)
 
 
 def learning_curve_figure(

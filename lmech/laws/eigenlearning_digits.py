@@ -58,7 +58,14 @@ from lmech.data.digits import load_digits_data, one_hot_targets
 from lmech.errors import ConfigError
 from lmech.kernels.base import RBF
 from lmech.kernels.krr import TrialData, krr_learning_curve
-from lmech.laws._learning_curve import compare_test_mse, dense_sizes, learning_curve_figure
+from lmech.laws._learning_curve import (
+    EXPERIMENT_COLUMNS,
+    METRIC,
+    THEORY_COLUMNS,
+    compare_test_mse,
+    dense_sizes,
+    learning_curve_figure,
+)
 from lmech.laws.base import Law, Verdict
 from lmech.spectra.empirical import pool_eigensystem
 from lmech.theory.eigenlearning import learning_curve
@@ -162,12 +169,12 @@ LAW = Law(
     experiment=experiment,
     compare=compare,
     figure=figure,
-    metric="max_rel_err_test_mse",
+    metric=METRIC,
     tolerance=TOLERANCE,
     source="Simon et al. 2023, The Eigenlearning Framework (arXiv 2110.03922), Sec. 4, Fig. 2",
     claim="RBF KRR test MSE on digits = eigenlearning prediction from a held-out pool's eigensystem",
     tags=("kernels", "eigenlearning", "real-data"),
-    theory_columns=("n", "ridge", "kappa", "overfitting_coefficient", "test_mse", "train_mse"),
-    experiment_columns=("trial", "n", "ridge", "test_mse", "train_mse"),
+    theory_columns=THEORY_COLUMNS,
+    experiment_columns=EXPERIMENT_COLUMNS,
     doc=__doc__ or "",
 )

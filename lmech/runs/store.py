@@ -94,6 +94,10 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def _temp_sibling(path: Path) -> Iterator[Path]:
     """A fresh temporary path next to ``path``, renamed onto ``path`` on success."""
@@ -105,6 +109,8 @@ def _temp_sibling(path: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -329,6 +335,7 @@ class LawRunWriter:
             self.tmp_dir = Path(
                 tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{self.dirname}-", dir=self.out_dir)
             )
+            os.chmod(self.tmp_dir, 0o777 & ~_UMASK)  # mkdtemp makes 0700
         except OSError as err:
             raise StoreError(
                 f"cannot write run store to {self.out_dir}: {err.strerror or err}; "

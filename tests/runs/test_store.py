@@ -328,3 +328,18 @@ def test_save_figure_closes_pyplot_figures(tmp_path):
     fig.add_subplot().plot([0, 1], [1, 0])
     store.save_figure(fig, tmp_path, "fig")
     assert not plt.fignum_exists(fig.number)
+
+
+def test_files_and_law_dirs_get_umask_permissions(tmp_path):
+    import os
+    import stat
+
+    from lmech.runs.store import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.txt", "x")
+        # the module reads the umask at import; 0o022 is the usual default
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
