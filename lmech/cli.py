@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -97,7 +98,7 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                 value,
                 f"{op} {v.tolerance:.4g}",
                 took,
-                v.detail,
+                escape(v.detail),
             )
 
         with lm_progress.use(_progress_factory(bar)):
@@ -135,7 +136,7 @@ def laws_cmd(
     for law in registry.all_laws(tag):
         table.add_row(
             law.name,
-            law.claim,
+            escape(law.claim),
             f"{law.metric} <= {law.tolerance:g}",
             law.source,
             ", ".join(law.tags),
@@ -200,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         # with standalone_mode=False an Exit(code) comes back as the return value
         code = app(args=argv, standalone_mode=False)
     except LmechError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+        )
         return err.exit_code
     except typer.Exit as exc:
         return exc.exit_code

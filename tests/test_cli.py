@@ -199,3 +199,23 @@ def test_interrupted_check_resumes(tmp_path, sig):
     assert again.returncode == 0, again.stderr
     assert "reused" in again.stdout
     assert not [p for p in out_dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path, capsys):
+    # messages list indices like [0, 5]; rich must not eat them as markup
+    code, _, err = run_cli(
+        [
+            "run",
+            "eigenlearning-synthetic",
+            "--preset",
+            "smoke",
+            "--set",
+            "ridges=nan",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "[nan]" in _one_line_error(err)
+    assert not (tmp_path / "o").exists()

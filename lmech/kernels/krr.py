@@ -121,19 +121,20 @@ def krr_learning_curve(
         A tidy table, one row per (trial, n, ridge): ``trial``, ``n``, ``ridge``,
         ``test_mse`` and ``train_mse`` (mean squared error over points and outputs).
     """
-    n_grid = as_positive_sizes(sizes, "sizes")
-    order = np.argsort(np.asarray(sizes)) if np.ndim(sizes) else np.array([0])
+    n_grid = as_positive_sizes(sizes, "sizes")  # sorted, unique
+    requested = np.atleast_1d(np.asarray(sizes))
+    if n_grid.size != requested.size:
+        raise InputError(f"sizes must be distinct; got {requested.tolist()}")
     deltas = as_ridges(ridges, "ridges")
     if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
         per_size = np.full(n_grid.size, int(trials))
     else:
         raw = np.asarray(trials)
-        if raw.shape != (len(sizes),):
+        if raw.shape != requested.shape:
             raise InputError(
-                f"trials must be an int or one count per size ({len(sizes)}); got shape {raw.shape}"
+                f"trials must be an int or one count per size ({requested.size}); got {trials!r}"
             )
-        per_size = np.empty(n_grid.size, dtype=np.int64)
-        per_size[np.searchsorted(n_grid, np.asarray(sizes)[order])] = raw[order]
+        per_size = raw[np.argsort(requested)].astype(np.int64)  # aligned with sorted n_grid
     if np.any(per_size < 1):
         raise InputError(f"trials must be >= 1; got {per_size.tolist()}")
     dev = torch.device(device)
