@@ -18,6 +18,7 @@ __all__ = ["MODULES", "all_laws", "catalog_markdown", "get", "names"]
 MODULES: dict[str, str] = {
     "eigenlearning-synthetic": "eigenlearning_synthetic",
     "eigenlearning-digits": "eigenlearning_digits",
+    "ntk-width-convergence": "ntk_width_convergence",
 }
 
 _cache: dict[str, Law] = {}
