@@ -1,0 +1,17 @@
+"""Kernels k(x, x'), chunked Gram matrices, the KRR engine and the empirical NTK."""
+
+from lmech.kernels.base import RBF, Kernel, Laplace, Linear, Polynomial, gram, parse_kernel
+from lmech.kernels.infinite import NNGP, NTK, Activation
+
+__all__ = [
+    "RBF",
+    "NNGP",
+    "NTK",
+    "Activation",
+    "Kernel",
+    "Laplace",
+    "Linear",
+    "Polynomial",
+    "gram",
+    "parse_kernel",
+]

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
+from lmech import progress
 from lmech.errors import InputError
+from lmech.kernels.base import Kernel
+from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws.base import Verdict
+from lmech.spectra.empirical import pool_eigensystem
+from lmech.theory.eigenlearning import learning_curve
 
 __all__ = [
     "METRIC",
     "THEORY_COLUMNS",
     "EXPERIMENT_COLUMNS",
+    "held_out_pool_theory",
+    "held_out_pool_experiment",
     "summarize",
     "joined",
     "compare_test_mse",
@@ -114,3 +122,51 @@ def learning_curve_figure(
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7.5, frameon=False)
     return fig
+
+
+def held_out_pool_theory(
+    kernel: Kernel, X_pool: np.ndarray, Y_pool: np.ndarray, sizes, ridges
+) -> pd.DataFrame:
+    """Eigenlearning curve from a held-out pool's eigensystem (:mod:`lmech.spectra.empirical`).
+
+    With several outputs (Y_pool of shape (M, k)) the per-mode power is averaged over the
+    outputs, matching a test MSE averaged over outputs.
+    """
+    lam, coef = pool_eigensystem(kernel, torch.from_numpy(X_pool), torch.from_numpy(Y_pool))
+    power = coef**2 if coef.ndim == 1 else (coef**2).mean(axis=1)
+    return learning_curve(lam, np.sqrt(power), dense_sizes(sizes), list(ridges))
+
+
+def held_out_pool_experiment(
+    kernel: Kernel,
+    X: np.ndarray,
+    Y: np.ndarray,
+    rest: np.ndarray,
+    sizes,
+    ridges,
+    trials: int,
+    *,
+    seed: int,
+    device: str,
+    test_points: int | None = None,
+) -> pd.DataFrame:
+    """Measured KRR curve: each trial shuffles ``rest`` (indices not in the pool), trains on
+    the first n_max (prefixes give smaller n) and tests on the next ``test_points`` (all
+    remaining when None). ``trials``: one count, or one per size."""
+
+    def sample(trial: int, n_max: int) -> TrialData:
+        order = np.random.default_rng([seed, trial]).permutation(rest)
+        stop = None if test_points is None else n_max + test_points
+        train, test = order[:n_max], order[n_max:stop]
+        return TrialData(
+            torch.from_numpy(X[train]),
+            torch.from_numpy(Y[train]),
+            torch.from_numpy(X[test]),
+            torch.from_numpy(Y[test]),
+        )
+
+    total = int(np.sum(trials)) if np.ndim(trials) else int(trials) * len(sizes)
+    with progress.task("KRR (n, trial) factorizations", total) as advance:
+        return krr_learning_curve(
+            kernel, sample, sizes, ridges, trials, device=device, progress=advance
+        )

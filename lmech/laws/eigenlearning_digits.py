@@ -51,24 +51,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from lmech import progress
 from lmech.data.digits import load_digits_data, one_hot_targets
 from lmech.errors import ConfigError
 from lmech.kernels.base import RBF
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     METRIC,
     THEORY_COLUMNS,
     compare_test_mse,
-    dense_sizes,
+    held_out_pool_experiment,
+    held_out_pool_theory,
     learning_curve_figure,
 )
 from lmech.laws.base import Law, Verdict
-from lmech.spectra.empirical import pool_eigensystem
-from lmech.theory.eigenlearning import learning_curve
 
 TOLERANCE = 0.15  # justified in the module docstring
 NUM_CLASSES = 10
@@ -118,37 +114,22 @@ def _split(spec: Spec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def theory(spec: Spec) -> pd.DataFrame:
     X, Y, pool, _ = _split(spec)
-    lam, coef = pool_eigensystem(
-        RBF(spec.bandwidth), torch.from_numpy(X[pool]), torch.from_numpy(Y[pool])
-    )
-    power = (coef**2).mean(axis=1)  # per-mode power, averaged over the 10 outputs
-    return learning_curve(lam, np.sqrt(power), dense_sizes(spec.sizes), list(spec.ridges))
+    return held_out_pool_theory(RBF(spec.bandwidth), X[pool], Y[pool], spec.sizes, spec.ridges)
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
     X, Y, _, rest = _split(spec)
-
-    def sample(trial: int, n_max: int) -> TrialData:
-        order = np.random.default_rng([seed, trial]).permutation(rest)
-        train, test = order[:n_max], order[n_max:]
-        return TrialData(
-            torch.from_numpy(X[train]),
-            torch.from_numpy(Y[train]),
-            torch.from_numpy(X[test]),
-            torch.from_numpy(Y[test]),
-        )
-
-    total = spec.trials * len(spec.sizes)
-    with progress.task("KRR (n, trial) factorizations", total) as advance:
-        return krr_learning_curve(
-            RBF(spec.bandwidth),
-            sample,
-            spec.sizes,
-            spec.ridges,
-            spec.trials,
-            device=device,
-            progress=advance,
-        )
+    return held_out_pool_experiment(
+        RBF(spec.bandwidth),
+        X,
+        Y,
+        rest,
+        spec.sizes,
+        spec.ridges,
+        spec.trials,
+        seed=seed,
+        device=device,
+    )
 
 
 def compare(pred: pd.DataFrame, meas: pd.DataFrame) -> Verdict:

@@ -19,6 +19,7 @@ MODULES: dict[str, str] = {
     "eigenlearning-synthetic": "eigenlearning_synthetic",
     "eigenlearning-digits": "eigenlearning_digits",
     "ntk-width-convergence": "ntk_width_convergence",
+    "nngp-monte-carlo": "nngp_monte_carlo",
 }
 
 _cache: dict[str, Law] = {}
