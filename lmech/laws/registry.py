@@ -20,6 +20,8 @@ MODULES: dict[str, str] = {
     "eigenlearning-digits": "eigenlearning_digits",
     "ntk-width-convergence": "ntk_width_convergence",
     "nngp-monte-carlo": "nngp_monte_carlo",
+    "ntk-gradient-flow": "ntk_gradient_flow",
+    "eigenlearning-fashion-mnist": "eigenlearning_fashion_mnist",
 }
 
 _cache: dict[str, Law] = {}

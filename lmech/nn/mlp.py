@@ -27,7 +27,7 @@ from torch import nn
 
 from lmech.errors import InputError
 
-__all__ = ["NTKDense", "NTKMLP", "activation_fn"]
+__all__ = ["NTKDense", "NTKMLP", "StackedMLP", "activation_fn"]
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
@@ -113,3 +113,42 @@ class NTKMLP(nn.Module):
         for layer in self.layers[:-1]:
             x = self.phi(layer(x))
         return self.layers[-1](x)
+
+
+class StackedMLP(nn.Module):
+    """E independent :class:`NTKMLP` of one shape evaluated (and trained) as one program.
+
+    Built from E networks (so member k is exactly the network built with its own seed),
+    the weights are stacked to (E, fan_out, fan_in); ``forward(x)`` returns (E, n, out).
+    The sum of the members' losses has, per member, exactly that member's gradient, so
+    one optimizer step on the sum is one step of every member.
+    """
+
+    def __init__(self, members: list[NTKMLP]) -> None:
+        super().__init__()
+        if not members:
+            raise InputError("StackedMLP needs at least one member network")
+        first = members[0]
+        self.phi = first.phi
+        self.scales = [layer.scale for layer in first.layers]
+        self.bias_stds = [layer.bias_std for layer in first.layers]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].weight.detach() for m in members]))
+            for i in range(len(first.layers))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].bias.detach() for m in members]))
+            for i in range(len(first.layers))
+            if first.layers[i].bias is not None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.expand(len(self.weights[0]), *x.shape)  # (E, n, d)
+        last = len(self.weights) - 1
+        for i, (w, scale) in enumerate(zip(self.weights, self.scales, strict=True)):
+            h = scale * (h @ w.transpose(1, 2))  # (E, n, fan_out)
+            if self.biases:
+                h = h + self.bias_stds[i] * self.biases[i][:, None, :]
+            if i < last:
+                h = self.phi(h)
+        return h
