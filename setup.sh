@@ -30,4 +30,17 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 "${pip[@]}" install -e ".${extras}"
+
+# Real data for the data laws (no downloads at run time): Fashion-MNIST from Debian.
+# Best effort: without it those laws are reported as skipped, never as passed.
+if [[ ! -d /usr/share/datasets/fashion-mnist && -z "${LMECH_FASHION_MNIST:-}" ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's dataset-fashion-mnist"
+    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } \
+      || echo "setup: could not install dataset-fashion-mnist; eigenlearning-fashion-mnist will be skipped"
+  else
+    echo "setup: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' (or set LMECH_FASHION_MNIST) for eigenlearning-fashion-mnist"
+  fi
+fi
 echo "setup: done ($(.venv/bin/python -c 'import torch, lmech; print("lmech", lmech.__version__, "torch", torch.__version__)'))"

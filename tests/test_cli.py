@@ -43,8 +43,12 @@ def test_check_smoke_writes_store_and_report(tmp_path, capsys):
         ["check", "--preset", "smoke", "--out", str(out_dir), "--device", "cpu"], capsys
     )
     assert code in (0, 1)  # smoke presets exercise paths; their verdicts are not required to pass
-    for law in ("eigenlearning-synthetic", "eigenlearning-digits"):
+    skipped = set()
+    for law in registry.names():
         d = out_dir / law
+        if json.loads((d / "verdict.json").read_text())["status"] == "skipped":
+            skipped.add(law)  # data missing on this machine: no tables or figure to check
+            continue
         for name in (
             "manifest.json",
             "theory.parquet",
@@ -67,7 +71,7 @@ def test_check_smoke_writes_store_and_report(tmp_path, capsys):
     code, out, _ = run_cli(
         ["check", "--preset", "smoke", "--out", str(out_dir), "--device", "cpu"], capsys
     )
-    assert out.count("reused") == 2
+    assert out.count("reused") == len(registry.names()) - len(skipped)
 
 
 @pytest.mark.parametrize(
