@@ -69,7 +69,6 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     table.add_column("law", no_wrap=True, style="bold")
     for col in ("status", "metric", "value", "tolerance", "time"):
         table.add_column(col, overflow="fold")
-    table.add_column("detail", overflow="fold", ratio=1)
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -80,6 +79,7 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
         transient=True,
     ) as bar:
         current = {}
+        details: list[tuple[str, str]] = []
 
         def on_start(name: str) -> None:
             current["task"] = bar.add_task(f"{name}", total=None)
@@ -98,8 +98,8 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                 value,
                 f"{op} {v.tolerance:.4g}",
                 took,
-                escape(v.detail),
             )
+            details.append((r.law, v.detail))
 
         with lm_progress.use(_progress_factory(bar)):
             results = check(
@@ -113,6 +113,9 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                 on_result=on_result,
             )
     out_console.print(table)
+    for law, detail in details:  # below the table: it stays readable in narrow terminals
+        if detail:
+            out_console.print(f"[bold]{law}[/]: {escape(detail)}", highlight=False)
     report = Path(out) / "report.html"
     if report.exists():
         out_console.print(f"report: {report}")
