@@ -134,10 +134,19 @@ def gram(
             f"Z must be 2-D with {X.shape[1]} columns like X; got shape {tuple(Z.shape)}"
         )
     out = torch.empty(X.shape[0], Z.shape[0], dtype=X.dtype, device=X.device)
+    if not symmetric:
+        for i in range(0, X.shape[0], chunk_size):
+            out[i : i + chunk_size] = kernel.block(X[i : i + chunk_size], Z)
+        return out
+    # symmetric: compute the upper block-triangle only and mirror it (half the kernel
+    # work); diagonal blocks are symmetrized so the result is exactly symmetric
     for i in range(0, X.shape[0], chunk_size):
-        out[i : i + chunk_size] = kernel.block(X[i : i + chunk_size], Z)
-    if symmetric:
-        out = 0.5 * (out + out.T)
+        j = min(i + chunk_size, X.shape[0])
+        row = kernel.block(X[i:j], X[i:])  # (c, n - i)
+        diag = row[:, : j - i]
+        row[:, : j - i] = 0.5 * (diag + diag.T)
+        out[i:j, i:] = row
+        out[j:, i:j] = row[:, j - i :].T
     return out
 
 

@@ -45,7 +45,9 @@ def test_gram_chunking_and_symmetry(data):
     X, _ = data
     full = gram(RBF(1.0), X, chunk_size=1000)
     tiled = gram(RBF(1.0), X, chunk_size=4)
-    torch.testing.assert_close(full, tiled, rtol=0, atol=1e-15)
+    # tiling decides whether an entry is k(x_i, x_j) or its average with k(x_j, x_i):
+    # the two differ by round-off only
+    torch.testing.assert_close(full, tiled, rtol=0, atol=1e-13)
     assert torch.equal(full, full.T)
     torch.testing.assert_close(gram(Linear(), X), X @ X.T)
 
