@@ -71,3 +71,23 @@ def test_learning_curve_input_errors():
         krr_learning_curve(RBF(), sample, [5, 8], [0.1], [1, 2, 3])
     with pytest.raises(InputError, match="training points"):
         krr_learning_curve(RBF(), sample, [50], [0.1], 1)
+
+
+@pytest.mark.parametrize("ridges", [[1e-8, 1e-3, 1.0], [0.0, 1e-2]])
+def test_tridiagonal_and_eigen_paths_agree(ridges):
+    # the CPU tridiagonal path and the eigendecomposition path (used on CUDA and for a
+    # zero ridge) are two factorizations of the same solve
+    from lmech.kernels.krr import _ridge_path_eigh, _ridge_path_tridiagonal
+
+    X, y, Xs, _ = _data(n=80)
+    k = RBF(0.7)
+    K, Ks = gram(k, X), gram(k, Xs, X)
+    r = torch.tensor(ridges, dtype=torch.float64)
+    Y = torch.stack([y, y**2], dim=1)
+    tri = _ridge_path_tridiagonal(K, Y, r, Ks)
+    eig = _ridge_path_eigh(K, Y, r, Ks)
+    if min(ridges) == 0.0:
+        assert tri is None  # a zero ridge falls back to the eigendecomposition
+        return
+    torch.testing.assert_close(tri[0], eig[0], rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(tri[1], eig[1], rtol=1e-7, atol=1e-9)
