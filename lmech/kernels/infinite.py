@@ -369,9 +369,10 @@ class _FullyConnected:
     bias_std: float | Sequence[float] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 0:
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise InputError(
-                f"depth (number of hidden layers) must be an integer >= 0; got {self.depth!r}"
+                f"depth (number of hidden layers) must be an integer >= 1; got {self.depth!r} "
+                "(for the depth-0 linear model use lmech.kernels.Linear or Polynomial)"
             )
         object.__setattr__(self, "_rule", _resolve_activation(self.activation))
         w = _per_layer(self.weight_std, self.depth, "weight_std", positive=True)
@@ -452,8 +453,9 @@ class NNGP(_FullyConnected):
     input kernel ``x.x'/d``). The NNGP is the same in NTK and standard parameterization.
 
     Args:
-        depth: L, the number of hidden layers (0: the linear model
-            :math:`\sigma_w^2 x^\top x'/d + \sigma_b^2`).
+        depth: L >= 1, the number of hidden layers (the depth-0 linear model
+            :math:`\sigma_w^2 x^\top x'/d + \sigma_b^2` is :class:`lmech.kernels.Linear`
+            up to scale).
         activation: ``"relu"``, ``"erf"`` (closed forms), ``"gelu"``, ``"tanh"``
             (quadrature), any elementwise torch callable, or an :class:`Activation`.
         weight_std: :math:`\sigma_w` (NT's ``W_std``), one number or depth + 1 numbers

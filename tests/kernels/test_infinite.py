@@ -150,7 +150,7 @@ def test_erf_identical_inputs():
     assert math.isclose(float(NTK(depth=1, activation="erf").diag(x)), ntk, rel_tol=1e-14)
 
 
-@pytest.mark.parametrize("depth", [0, 1, 3])
+@pytest.mark.parametrize("depth", [1, 2, 3])
 def test_polynomial_activations_match_hand_recursion(depth):
     # phi(x) = x: E[uv] = k, E[1] = 1.  phi(x) = x^2: E[u^2 v^2] = q q' + 2 k^2, E[4uv] = 4k.
     X, Z = _inputs(5, 3, seed=6), _inputs(4, 3, seed=7)
@@ -182,8 +182,8 @@ def test_per_layer_stds_and_depth_zero():
     # a readout std r scales the NNGP by r^2 / w^2 at depth 1 without biases
     a = NNGP(depth=1, weight_std=(1.5, 3.0)).block(X, X)
     np.testing.assert_allclose(a, 4 * NNGP(depth=1, weight_std=1.5).block(X, X), rtol=1e-14)
-    lin = NTK(depth=0, weight_std=2.0, bias_std=0.5).block(X, X)
-    np.testing.assert_allclose(lin, 4 * X @ X.T / 6 + 0.25, rtol=1e-14)
+    with pytest.raises(InputError, match="depth"):  # issue 3: depth < 1 is bad input
+        NTK(depth=0, weight_std=2.0, bias_std=0.5)
 
 
 # --- Monte Carlo: finite random networks -----------------------------------------------
@@ -356,6 +356,7 @@ def test_infinite_kernels_are_kernels():
     ("make", "match"),
     [
         (lambda: NTK(depth=-1), "depth"),
+        (lambda: NNGP(depth=0), "depth"),
         (lambda: NTK(depth=1.5), "depth"),
         (lambda: NNGP(depth=True), "depth"),
         (lambda: NTK(weight_std=-1.0), "weight_std"),
