@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from lmech import progress
 from lmech.errors import ConfigError
@@ -243,6 +244,7 @@ def figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
     ax2.plot(w, per.iloc[0] * (w / w[0]) ** -0.5, "k--", lw=1, label="slope -1/2 (guide)")
     ax2.axhline(TOLERANCE, color="C3", lw=1, ls=":", label="tolerance")
     ax2.set_xscale("log")
+    ax2.xaxis.set_minor_formatter(NullFormatter())  # keep the tick labels readable
     ax2.set_yscale("log")
     ax2.set_xlabel("width")
     ax2.set_ylabel("relative RMS deviation from kernel flow")

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from lmech import progress
 from lmech.errors import ConfigError
@@ -178,6 +179,7 @@ def figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
     anchor = per_width["mean"].iloc[0] * (w / w[0]) ** PREDICTED_SLOPE
     ax.plot(w, anchor, "k--", lw=1, label="theory: slope -1/2")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # keep the tick labels readable
     ax.set_yscale("log")
     ax.set_xlabel("width w")
     ax.set_ylabel(r"$\|\hat\Theta_w - \Theta\|_F / \|\Theta\|_F$")
