@@ -31,6 +31,7 @@ import torch
 from lmech._validate import as_positive_sizes, as_ridges
 from lmech.errors import InputError
 from lmech.kernels.base import Kernel, gram
+from lmech.progress import task as progress_task
 
 __all__ = ["TrialData", "ridge_path", "krr_learning_curve", "eigh"]
 
@@ -167,7 +168,9 @@ def krr_learning_curve(
             where the spread across training sets is largest). Trial t uses the sizes whose
             trial count exceeds t.
         device, dtype: where and in what precision the linear algebra runs.
-        progress: called with the number of (n, trial) factorizations just finished.
+        progress: optional extra callback, called with the number of (n, trial)
+            factorizations just finished (the engine also reports them to
+            :mod:`lmech.progress`, which drives the CLI's progress bar).
 
     Returns:
         A tidy table, one row per (trial, n, ridge): ``trial``, ``n``, ``ridge``,
@@ -192,27 +195,29 @@ def krr_learning_curve(
     dev = torch.device(device)
     ridge_t = torch.as_tensor(deltas, dtype=dtype, device=dev)
     rows = []
-    for t in range(int(per_size.max())):
-        active = n_grid[per_size > t]
-        data = sample(t, int(active.max()))
-        X = data.X_train.to(dev, dtype)
-        Y = data.y_train.to(dev, dtype).reshape(X.shape[0], -1)
-        Xs = data.X_test.to(dev, dtype)
-        Ys = data.y_test.to(dev, dtype).reshape(Xs.shape[0], -1)
-        if X.shape[0] < active.max():
-            raise InputError(
-                f"sample({t}, {int(active.max())}) returned only {X.shape[0]} training points"
-            )
-        n_max = int(active.max())
-        K_all = gram(kernel, X[:n_max])  # (n_max, n_max): prefixes give every size
-        K_test_all = gram(kernel, Xs, X[:n_max])  # (m, n_max)
-        for n in active:
-            n = int(n)
-            train, test = ridge_path(K_all[:n, :n], Y[:n], ridge_t, K_test_all[:, :n])
-            train_mse = ((train - Y[None, :n]) ** 2).mean(dim=(1, 2)).cpu().numpy()
-            test_mse = ((test - Ys[None]) ** 2).mean(dim=(1, 2)).cpu().numpy()
-            for r, delta in enumerate(deltas):
-                rows.append((t, n, float(delta), float(test_mse[r]), float(train_mse[r])))
-            if progress is not None:
-                progress(1)
+    with progress_task("KRR (n, trial) factorizations", int(per_size.sum())) as advance:
+        for t in range(int(per_size.max())):
+            active = n_grid[per_size > t]
+            data = sample(t, int(active.max()))
+            X = data.X_train.to(dev, dtype)
+            Y = data.y_train.to(dev, dtype).reshape(X.shape[0], -1)
+            Xs = data.X_test.to(dev, dtype)
+            Ys = data.y_test.to(dev, dtype).reshape(Xs.shape[0], -1)
+            if X.shape[0] < active.max():
+                raise InputError(
+                    f"sample({t}, {int(active.max())}) returned only {X.shape[0]} training points"
+                )
+            n_max = int(active.max())
+            K_all = gram(kernel, X[:n_max])  # (n_max, n_max): prefixes give every size
+            K_test_all = gram(kernel, Xs, X[:n_max])  # (m, n_max)
+            for n in active:
+                n = int(n)
+                train, test = ridge_path(K_all[:n, :n], Y[:n], ridge_t, K_test_all[:, :n])
+                train_mse = ((train - Y[None, :n]) ** 2).mean(dim=(1, 2)).cpu().numpy()
+                test_mse = ((test - Ys[None]) ** 2).mean(dim=(1, 2)).cpu().numpy()
+                for r, delta in enumerate(deltas):
+                    rows.append((t, n, float(delta), float(test_mse[r]), float(train_mse[r])))
+                advance(1)
+                if progress is not None:
+                    progress(1)
     return pd.DataFrame(rows, columns=["trial", "n", "ridge", "test_mse", "train_mse"])

@@ -11,7 +11,6 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from lmech import progress
 from lmech.errors import InputError
 from lmech.kernels.base import Kernel
 from lmech.kernels.krr import TrialData, krr_learning_curve
@@ -144,7 +143,7 @@ def held_out_pool_experiment(
     rest: np.ndarray,
     sizes,
     ridges,
-    trials: int,
+    trials: int | tuple[int, ...],
     *,
     seed: int,
     device: str,
@@ -165,8 +164,4 @@ def held_out_pool_experiment(
             torch.from_numpy(Y[test]),
         )
 
-    total = int(np.sum(trials)) if np.ndim(trials) else int(trials) * len(sizes)
-    with progress.task("KRR (n, trial) factorizations", total) as advance:
-        return krr_learning_curve(
-            kernel, sample, sizes, ridges, trials, device=device, progress=advance
-        )
+    return krr_learning_curve(kernel, sample, sizes, ridges, trials, device=device)

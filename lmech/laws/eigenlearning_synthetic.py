@@ -51,7 +51,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lmech import progress
 from lmech.data.synthetic import GaussianPowerLaw
 from lmech.errors import ConfigError
 from lmech.kernels.base import Linear
@@ -139,16 +138,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
         Xs, fs, _ = system.sample(m, gen, device=device)
         return TrialData(X, y, Xs, fs)  # test against clean f*(x); eps^2 added below
 
-    with progress.task("KRR (n, trial) factorizations", sum(spec.trials)) as advance:
-        meas = krr_learning_curve(
-            Linear(),
-            sample,
-            spec.sizes,
-            spec.ridges,
-            spec.trials,
-            device=device,
-            progress=advance,
-        )
+    meas = krr_learning_curve(Linear(), sample, spec.sizes, spec.ridges, spec.trials, device=device)
     meas["test_mse"] += spec.noise_variance  # exact E over test-label noise
     return meas
 

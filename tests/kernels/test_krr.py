@@ -91,3 +91,21 @@ def test_tridiagonal_and_eigen_paths_agree(ridges):
         return
     torch.testing.assert_close(tri[0], eig[0], rtol=1e-7, atol=1e-9)
     torch.testing.assert_close(tri[1], eig[1], rtol=1e-7, atol=1e-9)
+
+
+def test_learning_curve_reports_progress():
+    from lmech import progress
+
+    X, y, Xs, ys = _data(n=40)
+    seen = []
+
+    def factory(description, total):
+        seen.append(["total", total])
+        return (lambda k=1: seen.append(["step", k])), (lambda: seen.append(["close", 0]))
+
+    with progress.use(factory):
+        krr_learning_curve(
+            RBF(), lambda t, n: TrialData(X, y, Xs, ys), [10, 20], [0.1], trials=[3, 2]
+        )
+    assert seen[0] == ["total", 5] and seen[-1] == ["close", 0]
+    assert sum(k for kind, k in seen if kind == "step") == 5
