@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from lmech.errors import InputError
+from lmech.errors import ConfigError, InputError
 from lmech.kernels.base import Kernel
 from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws.base import Verdict
@@ -24,6 +24,7 @@ __all__ = [
     "EXPERIMENT_COLUMNS",
     "held_out_pool_theory",
     "held_out_pool_experiment",
+    "check_curve_grid",
     "summarize",
     "joined",
     "compare_test_mse",
@@ -35,6 +36,24 @@ __all__ = [
 METRIC = "max_rel_err_test_mse"
 THEORY_COLUMNS = ("n", "ridge", "kappa", "overfitting_coefficient", "test_mse", "train_mse")
 EXPERIMENT_COLUMNS = ("trial", "n", "ridge", "test_mse", "train_mse")
+
+
+def check_curve_grid(sizes, ridges, trials) -> None:
+    """Spec validation shared by the learning-curve laws (ConfigError, one line).
+
+    ``trials`` is one count for every size or a tuple with one count per size.
+    """
+    if len(sizes) == 0 or min(sizes) < 1 or len(set(sizes)) != len(sizes):
+        raise ConfigError(f"sizes must be distinct positive integers; got {sizes}")
+    if len(ridges) == 0 or min(ridges) < 0:
+        raise ConfigError(f"ridges must be >= 0; got {ridges}")
+    if isinstance(trials, int):
+        if trials < 1:
+            raise ConfigError(f"trials must be >= 1; got {trials}")
+    elif len(trials) != len(sizes) or min(trials) < 1:
+        raise ConfigError(
+            f"trials needs one count >= 1 per size ({len(sizes)} sizes); got {trials}"
+        )
 
 
 def dense_sizes(sizes, points: int = 80) -> np.ndarray:

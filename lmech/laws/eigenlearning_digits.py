@@ -59,6 +59,7 @@ from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     METRIC,
     THEORY_COLUMNS,
+    check_curve_grid,
     compare_test_mse,
     held_out_pool_experiment,
     held_out_pool_theory,
@@ -86,17 +87,12 @@ class Spec:
             raise ConfigError(
                 f"pool_size must be in [2, 1795] (digits has 1797); got {self.pool_size}"
             )
-        if len(self.sizes) == 0 or min(self.sizes) < 1 or len(set(self.sizes)) != len(self.sizes):
-            raise ConfigError(f"sizes must be distinct positive integers; got {self.sizes}")
+        check_curve_grid(self.sizes, self.ridges, self.trials)
         if max(self.sizes) >= 1797 - self.pool_size:
             raise ConfigError(
                 f"the largest size {max(self.sizes)} leaves no test images: the experiment pool "
                 f"has {1797 - self.pool_size} images; lower sizes or pool_size"
             )
-        if len(self.ridges) == 0 or min(self.ridges) < 0:
-            raise ConfigError(f"ridges must be >= 0; got {self.ridges}")
-        if self.trials < 1:
-            raise ConfigError(f"trials must be >= 1; got {self.trials}")
 
 
 PRESETS = {

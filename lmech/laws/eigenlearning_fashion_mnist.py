@@ -55,6 +55,7 @@ from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     METRIC,
     THEORY_COLUMNS,
+    check_curve_grid,
     compare_test_mse,
     held_out_pool_experiment,
     held_out_pool_theory,
@@ -82,12 +83,7 @@ class Spec:
     def __post_init__(self) -> None:
         if not self.positive or set(self.positive) & set(self.negative):
             raise ConfigError("positive and negative classes must be non-empty and disjoint")
-        if len(self.sizes) == 0 or min(self.sizes) < 1 or len(set(self.sizes)) != len(self.sizes):
-            raise ConfigError(f"sizes must be distinct positive integers; got {self.sizes}")
-        if len(self.trials) != len(self.sizes) or min(self.trials) < 1:
-            raise ConfigError(f"trials needs one count >= 1 per size; got {self.trials}")
-        if len(self.ridges) == 0 or min(self.ridges) < 0:
-            raise ConfigError(f"ridges must be >= 0; got {self.ridges}")
+        check_curve_grid(self.sizes, self.ridges, self.trials)
         if self.pool_size < 2 or self.test_points < 1 or self.depth < 0:
             raise ConfigError("pool_size >= 2, test_points >= 1 and depth >= 0 are needed")
 

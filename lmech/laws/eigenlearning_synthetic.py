@@ -59,6 +59,7 @@ from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     METRIC,
     THEORY_COLUMNS,
+    check_curve_grid,
     compare_test_mse,
     dense_sizes,
     learning_curve_figure,
@@ -87,16 +88,7 @@ class Spec:
     def __post_init__(self) -> None:
         if self.num_modes < 1:
             raise ConfigError(f"num_modes must be >= 1; got {self.num_modes}")
-        if len(self.sizes) == 0 or min(self.sizes) < 1:
-            raise ConfigError(f"sizes must be positive integers; got {self.sizes}")
-        if len(set(self.sizes)) != len(self.sizes):
-            raise ConfigError(f"sizes must be distinct; got {self.sizes}")
-        if len(self.trials) != len(self.sizes) or min(self.trials) < 1:
-            raise ConfigError(
-                f"trials needs one count >= 1 per size ({len(self.sizes)} sizes); got {self.trials}"
-            )
-        if len(self.ridges) == 0 or min(self.ridges) < 0:
-            raise ConfigError(f"ridges must be >= 0; got {self.ridges}")
+        check_curve_grid(self.sizes, self.ridges, self.trials)
         if self.noise_variance < 0:
             raise ConfigError(f"noise_variance must be >= 0; got {self.noise_variance}")
         if self.min_test_points < 1 or self.test_points_per_train < 0:
