@@ -19,6 +19,7 @@ from rich.table import Table
 
 from lmech import __version__
 from lmech.errors import ConfigError, LmechError
+from lmech.fit.cli import app as fit_app
 
 app = typer.Typer(
     add_completion=False,
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="lmech: runnable, falsifiable theories of deep learning, checked against real runs.",
     pretty_exceptions_enable=False,
 )
+app.add_typer(fit_app, name="fit")
 out_console = Console()
 err_console = Console(stderr=True)
 
