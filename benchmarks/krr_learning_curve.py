@@ -88,6 +88,7 @@ import scipy  # noqa: E402
 import sklearn  # noqa: E402
 import threadpoolctl  # noqa: E402
 import torch  # noqa: E402
+from _timing import timed  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from sklearn.kernel_ridge import KernelRidge  # noqa: E402
 from sklearn.metrics import mean_squared_error  # noqa: E402
 
@@ -203,30 +204,6 @@ def run_sklearn(gamma, draws, sizes, ridges) -> tuple[np.ndarray, np.ndarray, fl
                 mse[t, i, r] = mean_squared_error(y_test, model.predict(X_test))
             per_size[i] += time.perf_counter() - tic
     return mse, per_size, time.perf_counter() - start
-
-
-def cpu_seconds() -> tuple[float, float]:
-    """(busy CPU-seconds of the whole machine, including steal; CPU-seconds of this process).
-
-    The difference over a timed section is what other processes (or the hypervisor) took
-    from the cores meanwhile; NaN where /proc/stat is missing (not Linux).
-    """
-    try:
-        with open("/proc/stat") as fh:
-            ticks = [int(v) for v in fh.readline().split()[1:9]]
-        # user nice system idle iowait irq softirq steal
-        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        busy = float("nan")
-    return busy, time.process_time()
-
-
-def timed(fn, *args):
-    """``fn(*args)`` plus the CPU-seconds other processes used while it ran."""
-    busy0, own0 = cpu_seconds()
-    out = fn(*args)
-    busy1, own1 = cpu_seconds()
-    return out, max(0.0, (busy1 - busy0) - (own1 - own0))
 
 
 def environment(threads: int) -> dict:

@@ -29,6 +29,7 @@ __all__ = [
     "joined",
     "compare_test_mse",
     "learning_curve_figure",
+    "draw_learning_curves",
     "dense_sizes",
 ]
 
@@ -96,20 +97,32 @@ def compare_test_mse(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -
 
 
 def learning_curve_figure(
-    pred: pd.DataFrame, meas: pd.DataFrame, title: str, *, extra: dict | None = None
+    pred: pd.DataFrame,
+    meas: pd.DataFrame,
+    title: str,
+    *,
+    extra: dict | None = None,
+    theory_label: str = "theory",
 ) -> Figure:
     """Log-log test MSE vs n: theory lines, measured means with standard-error bars.
 
     ``extra`` maps a label to a theory-like table (n, ridge, test_mse) drawn dashed.
     """
     fig = Figure(figsize=(6.4, 4.6), layout="constrained")
-    ax = fig.add_subplot()
+    draw_learning_curves(fig.add_subplot(), pred, meas, title, extra, theory_label)
+    return fig
+
+
+def draw_learning_curves(ax, pred, meas, title, extra=None, theory_label="theory") -> None:
+    """The body of :func:`learning_curve_figure` on a given axes."""
     s = summarize(meas)
     ridges = sorted(pred["ridge"].unique())
     colors = [f"C{i}" for i in range(len(ridges))]
     for ridge, color in zip(ridges, colors, strict=True):
         p = pred[pred["ridge"] == ridge].sort_values("n")
-        ax.plot(p["n"], p["test_mse"], color=color, lw=1.8, label=f"theory, ridge {ridge:.3g}")
+        ax.plot(
+            p["n"], p["test_mse"], color=color, lw=1.8, label=f"{theory_label}, ridge {ridge:.3g}"
+        )
         for label, table in (extra or {}).items():
             e = table[table["ridge"] == ridge].sort_values("n")
             ax.plot(
@@ -139,7 +152,6 @@ def learning_curve_figure(
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7.5, frameon=False)
-    return fig
 
 
 def held_out_pool_theory(

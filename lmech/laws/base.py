@@ -54,6 +54,7 @@ class Verdict:
     status: str = ""
     detail: str = ""
     higher_is_better: bool = False
+    expected_failure: bool = False
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -72,8 +73,14 @@ class Verdict:
         *,
         higher_is_better: bool = False,
         detail: str = "",
+        expected_failure: bool = False,
     ) -> Verdict:
-        """Build a verdict; a NaN or infinite metric value always fails."""
+        """Build a verdict; a NaN or infinite metric value always fails.
+
+        ``expected_failure=True`` marks a law whose claim is that a theory *fails* on some
+        system (the metric measures the failure): a pass then reads "passed (expected
+        failure)" in tables and reports.
+        """
         value = float(value)
         ok = math.isfinite(value) and (
             value >= tolerance if higher_is_better else value <= tolerance
@@ -85,6 +92,7 @@ class Verdict:
             passed=bool(ok),
             detail=detail,
             higher_is_better=higher_is_better,
+            expected_failure=expected_failure,
         )
 
     @classmethod
@@ -97,6 +105,11 @@ class Verdict:
             status="skipped",
             detail=reason,
         )
+
+    @property
+    def label(self) -> str:
+        """The status as shown to people: ``passed (expected failure)`` for such laws."""
+        return f"{self.status} (expected failure)" if self.expected_failure else self.status
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -131,6 +144,13 @@ class Law:
     theory_columns: tuple[str, ...] = ()
     experiment_columns: tuple[str, ...] = ()
     doc: str = field(default="", repr=False)
+    higher_is_better: bool = False  # the metric passes at >= tolerance (as its verdicts)
+
+    @property
+    def criterion(self) -> str:
+        """``metric <= tolerance`` (or ``>=``), as the catalog and ``lmech laws`` show it."""
+        op = ">=" if self.higher_is_better else "<="
+        return f"{self.metric} {op} {self.tolerance:g}"
 
     def __post_init__(self) -> None:
         missing = [p for p in PRESETS if p not in self.presets]

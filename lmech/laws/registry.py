@@ -22,6 +22,10 @@ MODULES: dict[str, str] = {
     "nngp-monte-carlo": "nngp_monte_carlo",
     "ntk-gradient-flow": "ntk_gradient_flow",
     "eigenlearning-fashion-mnist": "eigenlearning_fashion_mnist",
+    "hea-eigenvalues-gaussian": "hea_eigenvalues_gaussian",
+    "hea-learning-curve-gaussian": "hea_learning_curve_gaussian",
+    "hea-learning-curve-fashion-mnist": "hea_learning_curve_fashion_mnist",
+    "hea-fails-on-mnist": "hea_fails_on_mnist",
 }
 
 _cache: dict[str, Law] = {}
@@ -63,7 +67,7 @@ def catalog_markdown() -> str:
     ]
     for law in all_laws():
         lines.append(
-            f"| `{law.name}` | {law.claim} | {law.metric} <= {law.tolerance:g} | "
+            f"| `{law.name}` | {law.claim.replace('|', '/')} | {law.criterion} | "
             f"{law.source} | {', '.join(law.tags)} |"
         )
     return "\n".join(lines)

@@ -114,8 +114,8 @@ def _distinct(runs: list[dict[str, Any]], get) -> str:
     return ", ".join(values) if values else "unknown"
 
 
-def _status_badge(status: str) -> str:
-    return f'<span class="status {_esc(status)}">{_esc(status)}</span>'
+def _status_badge(status: str, label: str | None = None) -> str:
+    return f'<span class="status {_esc(status)}">{_esc(label or status)}</span>'
 
 
 def _verdict_table(runs: list[dict[str, Any]], problems: list[tuple[Path, str]]) -> str:
@@ -126,7 +126,7 @@ def _verdict_table(runs: list[dict[str, Any]], problems: list[tuple[Path, str]])
         rows.append(
             "<tr>"
             f'<td><a href="#{_esc(_anchor(name))}">{_esc(name)}</a></td>'
-            f"<td>{_status_badge(v.status)}</td>"
+            f"<td>{_status_badge(v.status, v.label)}</td>"
             f"<td>{_esc(v.metric)}</td>"
             f'<td class="num">{_esc(_fmt(v.value))}</td>'
             f'<td class="num">{_esc(_tolerance(v))}</td>'
@@ -176,7 +176,7 @@ def _law_section(run: dict[str, Any]) -> str:
     name = str(m.get("law", run["dir"].name))
     parts = [
         f'<section class="law" id="{_esc(_anchor(name))}">',
-        f"<h2>{_esc(name)} {_status_badge(v.status)}</h2>",
+        f"<h2>{_esc(name)} {_status_badge(v.status, v.label)}</h2>",
     ]
     if m.get("claim"):
         parts.append(f'<p class="claim">{_esc(m["claim"])}</p>')
@@ -270,7 +270,7 @@ def render_markdown_summary(run_dir: str | os.PathLike) -> str:
         m, v = run["manifest"], run["verdict"]
         cells = [
             m.get("law", run["dir"].name),
-            v.status,
+            v.label,
             v.metric,
             _fmt(v.value),
             _tolerance(v),

@@ -77,7 +77,7 @@ def test_learning_curve_input_errors():
 def test_tridiagonal_and_eigen_paths_agree(ridges):
     # the CPU tridiagonal path and the eigendecomposition path (used on CUDA and for a
     # zero ridge) are two factorizations of the same solve
-    from lmech.kernels.krr import _ridge_path_eigh, _ridge_path_tridiagonal
+    from lmech.kernels.krr import _ridge_path_cholesky, _ridge_path_eigh, _ridge_path_tridiagonal
 
     X, y, Xs, _ = _data(n=80)
     k = RBF(0.7)
@@ -85,12 +85,17 @@ def test_tridiagonal_and_eigen_paths_agree(ridges):
     r = torch.tensor(ridges, dtype=torch.float64)
     Y = torch.stack([y, y**2], dim=1)
     tri = _ridge_path_tridiagonal(K, Y, r, Ks)
+    chol = _ridge_path_cholesky(K, Y, r, Ks)
     eig = _ridge_path_eigh(K, Y, r, Ks)
     if min(ridges) == 0.0:
-        assert tri is None  # a zero ridge falls back to the eigendecomposition
+        # a zero ridge falls back to the eigendecomposition, in ridge_path too
+        assert tri is None and chol is None
+        full = ridge_path(K, Y, r, Ks)
+        torch.testing.assert_close(full[1], eig[1])
         return
-    torch.testing.assert_close(tri[0], eig[0], rtol=1e-7, atol=1e-9)
-    torch.testing.assert_close(tri[1], eig[1], rtol=1e-7, atol=1e-9)
+    for path in (tri, chol):  # rtol: the condition number of K + 1e-8 I is ~1e9
+        torch.testing.assert_close(path[0], eig[0], rtol=1e-7, atol=1e-9)
+        torch.testing.assert_close(path[1], eig[1], rtol=1e-7, atol=1e-9)
 
 
 def test_learning_curve_reports_progress():

@@ -72,6 +72,7 @@ def test_smoke_preset_exercises_every_path(law):
     verdict = law.compare(pred, meas)
     assert isinstance(verdict, Verdict) and verdict.metric == law.metric
     assert verdict.tolerance == law.tolerance
+    assert verdict.higher_is_better == law.higher_is_better  # the catalog shows the same test
     assert isinstance(law.figure(pred, meas), Figure)
 
 
