@@ -26,6 +26,7 @@ MODULES: dict[str, str] = {
     "hea-learning-curve-gaussian": "hea_learning_curve_gaussian",
     "hea-learning-curve-fashion-mnist": "hea_learning_curve_fashion_mnist",
     "hea-fails-on-mnist": "hea_fails_on_mnist",
+    "li2-energy-maxima": "li2_energy_maxima",
 }
 
 _cache: dict[str, Law] = {}
