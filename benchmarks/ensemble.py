@@ -1,0 +1,161 @@
+"""Vmapped ensemble training vs a Python loop over the same networks; lmech's coord check vs mup's.
+
+    python benchmarks/ensemble.py                    # 64 MLPs, width 256, 200 steps
+    python benchmarks/ensemble.py --members 16 --steps 50 --skip-mup   # smoke run
+    python benchmarks/ensemble.py --mup-path DIR     # where `pip install --no-deps --target DIR mup` put mup
+
+Part 1 trains E muP MLPs (16 -> 256 -> 256 -> 1, tanh, float32) for T minibatch SGD steps
+(batch 32 of 1024 teacher-student points, one learning rate per member) twice: as one
+:func:`lmech.nn.ensemble.train` program, and as a Python loop over E ``torch.nn.Module``
+copies, each with its own ``torch.optim.SGD`` (per-layer lr groups from
+:func:`lmech.nn.param.param_groups`) on the same batches. It prints both times, the
+throughput ratio and the largest parameter difference between the two (float32
+round-off). Part 2 times a coordinate check (3 SGD steps, 3 seeds, widths 64..1024, 2-class cross-entropy) with
+``lmech.nn.coord_check`` and with ``mup.coord_check.get_coord_data`` (MuReadout model,
+MuSGD) when mup can be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+from lmech.nn.coord import coord_check
+from lmech.nn.ensemble import Ensemble, member_batches, train
+from lmech.nn.models import MLPSpec, build
+from lmech.nn.param import Parameterization, param_groups
+
+
+def _data(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, d, generator=g)
+    W = torch.randn(d, 64, generator=g) / d**0.5
+    y = torch.tanh(X @ W) @ torch.randn(64, generator=g)
+    return X, y / y.std()
+
+
+def bench_ensemble(members: int, width: int, steps: int, batch: int) -> None:
+    spec = MLPSpec(16, width, 2, 1, "tanh")
+    param = Parameterization("mup", "sgd", base_width=64)
+    X, y = _data(1024, 16)
+    lrs = 2.0 ** np.linspace(-6, -2, members)
+    mask = torch.ones(members, len(X), dtype=torch.bool)
+
+    ens = Ensemble.from_spec(spec, param, range(members))
+    t0 = time.perf_counter()
+    train(ens, X, y, lr=lrs, steps=steps, batch_size=batch, seed=0, log_steps=[])
+    t_ens = time.perf_counter() - t0
+
+    models = [build(spec, param, seed=s) for s in range(members)]
+    opts = [torch.optim.SGD(param_groups(m, float(lr))) for m, lr in zip(models, lrs, strict=True)]
+    gen = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        idx = member_batches(mask[:1], batch, gen)[0]  # the ensemble's batch of this step
+        xb, yb = X[idx], y[idx]
+        for m, opt in zip(models, opts, strict=True):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.mse_loss(m(xb)[:, 0], yb).backward()
+            opt.step()
+    t_loop = time.perf_counter() - t0
+
+    diff = max(
+        (p.detach() - ens.params[n][e]).abs().max().item()
+        for e, m in enumerate(models)
+        for n, p in m.named_parameters()
+    )
+    print(f"== {members} MLPs 16-{width}-{width}-1, {steps} SGD steps, batch {batch}, float32")
+    print(f"vmapped ensemble : {t_ens:8.2f} s  ({members * steps / t_ens:9.0f} member-steps/s)")
+    print(f"python loop      : {t_loop:8.2f} s  ({members * steps / t_loop:9.0f} member-steps/s)")
+    print(f"throughput ratio : {t_loop / t_ens:8.2f} x  (target >= 5x)")
+    print(f"max |param difference| ensemble vs loop: {diff:.2e} (float32 round-off)")
+
+
+def _mup_models(widths, d):
+    from mup import MuReadout, set_base_shapes
+
+    class Net(torch.nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.input = torch.nn.Linear(d, n)
+            self.hidden = torch.nn.Linear(n, n)
+            self.hidden2 = torch.nn.Linear(n, n)
+            self.output = MuReadout(n, 2)
+
+        def forward(self, x):
+            h = torch.tanh(self.input(x))
+            h = torch.tanh(self.hidden(h))
+            return self.output(torch.tanh(self.hidden2(h)))
+
+    def lazy(n):
+        def make():
+            return set_base_shapes(Net(n), Net(64), delta=Net(128))
+
+        return make
+
+    return {n: lazy(n) for n in widths}
+
+
+def bench_coord(widths, skip_mup: bool) -> None:
+    X, y = _data(64, 16)
+    y = (y > 0).long()  # two classes: mup's coord check takes class labels
+    spec = MLPSpec(16, 64, 3, 2, "tanh")
+    t0 = time.perf_counter()
+    coord_check(
+        spec, Parameterization("mup", "sgd", base_width=64), widths, X, y, lr=0.1, steps=3,
+        seeds=(0, 1, 2), loss="cross_entropy", dtype="float32",
+    )  # fmt: skip
+    t_lmech = time.perf_counter() - t0
+    print(f"== coordinate check, widths {list(widths)}, 3 SGD steps, 3 seeds, batch 64")
+    print(f"lmech.nn.coord_check : {t_lmech:7.2f} s")
+    if skip_mup:
+        print("mup: skipped (--skip-mup)")
+        return
+    try:
+        if "yaml" not in sys.modules:  # mup.shape imports yaml only to save base shapes
+            try:
+                import yaml  # noqa: F401
+            except ImportError:
+                sys.modules["yaml"] = types.ModuleType("yaml")
+        from mup.coord_check import get_coord_data
+    except ImportError as err:
+        print(
+            f"mup: not importable ({err}); install it with `pip install --no-deps --target DIR mup`"
+        )
+        print("     and pass --mup-path DIR (a plain `pip install mup` pulls a CUDA torch)")
+        return
+    t0 = time.perf_counter()
+    get_coord_data(
+        _mup_models(widths, 16), [(X, y)], optimizer="sgd", lr=0.1, mup=True, nsteps=3,
+        nseeds=3, lossfn="xent", cuda=False, show_progress=False,
+    )  # fmt: skip
+    t_mup = time.perf_counter() - t0
+    print(f"mup get_coord_data   : {t_mup:7.2f} s   (mup / lmech = {t_mup / t_lmech:.2f}x)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=64)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mup-path", default=None)
+    ap.add_argument("--skip-mup", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.mup_path:
+        sys.path.insert(0, os.path.abspath(args.mup_path))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
+    bench_ensemble(args.members, args.width, args.steps, args.batch)
+    bench_coord((64, 128, 256, 512, 1024), args.skip_mup)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Shared pieces of the hyperparameter laws: the tasks and the optimal-learning-rate estimate.
+
+Tasks:
+
+- ``teacher-student``: x ~ N(0, I_d), y = a . tanh(W x / sqrt(d)) for a fixed random
+  teacher of width 64 (seeded by ``data_seed``), standardized to unit variance; MSE.
+- ``fashion-mnist``: a class-balanced-at-random subset of Fashion-MNIST train images,
+  2x2 average-pooled to 14x14 = 196 features, standardized; 10-class cross-entropy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lmech.errors import ConfigError
+
+TASKS = ("teacher-student", "fashion-mnist")
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; expected one of {TASKS}")
+
+
+def task_data(
+    task: str, num_train: int, input_dim: int, data_seed: int
+) -> tuple[torch.Tensor, torch.Tensor, str, int]:
+    """(X, y, loss name, number of outputs) of a task, float64 on the CPU."""
+    check_task(task)
+    if task == "teacher-student":
+        g = torch.Generator().manual_seed(data_seed)
+        X = torch.randn(num_train, input_dim, generator=g, dtype=torch.float64)
+        W = torch.randn(input_dim, 64, generator=g, dtype=torch.float64)
+        a = torch.randn(64, generator=g, dtype=torch.float64)
+        y = torch.tanh(X @ W / input_dim**0.5) @ a  # (n,) teacher outputs
+        return X, (y - y.mean()) / y.std(), "mse", 1
+    from lmech.data.loaders import load_fashion_mnist  # raises DataUnavailableError
+
+    images, labels = load_fashion_mnist("train")
+    idx = np.random.default_rng(data_seed).choice(len(labels), num_train, replace=False)
+    x = torch.tensor(images[idx], dtype=torch.float64).reshape(-1, 1, 28, 28) / 255.0
+    x = torch.nn.functional.avg_pool2d(x, 2).reshape(num_train, -1)  # (n, 196)
+    X = (x - x.mean(0)) / x.std()
+    return X, torch.tensor(labels[idx]), "cross_entropy", 10
+
+
+def learning_rates(log2_min: float, log2_max: float, per_octave: int) -> np.ndarray:
+    """The grid 2^k for k from log2_min to log2_max in steps of 1/per_octave."""
+    count = int(round((log2_max - log2_min) * per_octave)) + 1
+    return 2.0 ** np.linspace(log2_min, log2_max, count)
+
+
+def optimal_log2_lr(log2_lr: np.ndarray, loss: np.ndarray) -> float:
+    """log2 of the loss-minimizing learning rate.
+
+    A parabola through the grid minimum of log(loss) and its two neighbours (in log2 lr)
+    refines the grid point; at an end of the grid the grid point is returned. Non-finite
+    losses (diverged runs) count as +inf.
+    """
+    order = np.argsort(log2_lr)
+    x, y = np.asarray(log2_lr, float)[order], np.asarray(loss, float)[order]
+    y = np.where(np.isfinite(y), y, np.inf)
+    i = int(np.argmin(y))
+    if i == 0 or i == len(x) - 1 or not np.isfinite(y[i - 1 : i + 2]).all():
+        return float(x[i])
+    c = np.polyfit(x[i - 1 : i + 2], np.log(y[i - 1 : i + 2]), 2)
+    if c[0] <= 0:
+        return float(x[i])
+    return float(np.clip(-c[1] / (2 * c[0]), x[i - 1], x[i + 1]))
+
+
+def capped(loss: np.ndarray, cap: float) -> np.ndarray:
+    """Losses with diverged (non-finite or above ``cap``) runs set to ``cap``."""
+    loss = np.asarray(loss, float)
+    return np.where(np.isfinite(loss), np.minimum(loss, cap), cap)
