@@ -27,6 +27,15 @@ MODULES: dict[str, str] = {
     "hea-learning-curve-fashion-mnist": "hea_learning_curve_fashion_mnist",
     "hea-fails-on-mnist": "hea_fails_on_mnist",
     "li2-energy-maxima": "li2_energy_maxima",
+    "grokking-modular-addition": "grokking_modular_addition",
+    "li2-top-down": "li2_top_down",
+    "coord-check": "coord_check",
+    "lr-transfer-width": "lr_transfer_width",
+    "lazy-vs-rich": "lazy_vs_rich",
+    "lr-transfer-depth": "lr_transfer_depth",
+    "chinchilla-recovery": "chinchilla_recovery",
+    "rf-scaling-exponents": "rf_scaling_exponents",
+    "rf-compute-optimal": "rf_compute_optimal",
 }
 
 _cache: dict[str, Law] = {}

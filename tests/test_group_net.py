@@ -1,0 +1,71 @@
+"""The Li^2 network on group pairs and its vmapped training (lmech.nn.group)."""
+
+import numpy as np
+import pytest
+import torch
+
+from lmech.data.groups import cyclic, get_group, train_test_split
+from lmech.errors import ConfigError
+from lmech.nn.group import GroupMLP, group_data, train_on_group
+
+
+def test_group_data_and_forward():
+    g = get_group("D4")
+    X, Y = group_data(g)
+    a, b, c = g.pairs()
+    assert X.shape == (64, 16) and (X.sum(1) == 2).all()
+    assert (X[torch.arange(64), torch.from_numpy(a)] == 1).all()
+    np.testing.assert_allclose(Y.sum(1).numpy(), 0.0, atol=1e-15)
+    assert (Y.argmax(1).numpy() == c).all()
+    net = GroupMLP(8, 5, seed=3)
+    W, V = net.W.detach().numpy(), net.V.detach().numpy()
+    expect = ((W[a] + W[8 + b]) ** 2) @ V  # sigma(W[a] + W[M + b]) V
+    np.testing.assert_allclose(net(X).detach().numpy(), expect, rtol=1e-12)
+    relu = GroupMLP(8, 5, "relu", seed=3)
+    np.testing.assert_allclose(
+        relu(X).detach().numpy(), np.maximum(W[a] + W[8 + b], 0) @ V, rtol=1e-12
+    )
+
+
+def test_train_on_group_reports_held_out_accuracy():
+    g = cyclic(7)
+    curves, params, masks = train_on_group(
+        g,
+        seeds=[0, 1],
+        fractions=[0.4, 0.7],
+        weight_decays=[1e-3, 0.0],
+        width=12,
+        steps=15,
+        lr=3e-2,
+    )
+    assert params["W"].shape == (2, 14, 12) and params["V"].shape == (2, 12, 7)
+    assert masks.sum(1).tolist() == [round(0.4 * 49), round(0.7 * 49)]
+    assert (np.nonzero(masks[1])[0] == train_test_split(g, 0.7, 1)[0]).all()  # own split
+    assert sorted(curves["step"].unique()) == [0, 15]
+    final = curves[curves["step"] == 15].set_index("member")
+    # recompute train and held-out accuracy from the returned weights
+    X, _ = group_data(g)
+    _, _, c = g.pairs()
+    X = X.numpy()
+    for e in range(2):
+        pred = ((X @ params["W"][e]) ** 2 @ params["V"][e]).argmax(1)
+        ok = pred == c
+        assert final.loc[e, "train_accuracy"] == pytest.approx(ok[masks[e]].mean(), abs=1e-12)
+        assert final.loc[e, "test_accuracy"] == pytest.approx(ok[~masks[e]].mean(), abs=1e-12)
+
+
+def test_bad_configuration():
+    with pytest.raises(ConfigError, match="width"):
+        GroupMLP(5, 0)
+    with pytest.raises(ConfigError, match="activation"):
+        GroupMLP(5, 3, "tanh")
+    with pytest.raises(ConfigError, match="same positive length"):
+        train_on_group(
+            cyclic(5),
+            seeds=[0],
+            fractions=[0.5, 0.6],
+            weight_decays=[0.0],
+            width=3,
+            steps=1,
+            lr=1e-2,
+        )
