@@ -184,6 +184,9 @@ def test_interrupted_check_resumes(tmp_path, sig):
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # a shell that starts the tests in the background (`cmd &`) makes SIGINT ignored,
+        # and a child inherits that: Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_for(out_dir / "eigenlearning-digits" / "verdict.json", proc)
     time.sleep(1.0)
