@@ -54,6 +54,23 @@ def test_train_on_group_reports_held_out_accuracy():
         assert final.loc[e, "test_accuracy"] == pytest.approx(ok[~masks[e]].mean(), abs=1e-12)
 
 
+def test_cross_entropy_training_learns_the_table():
+    g = cyclic(5)
+    curves, params, masks = train_on_group(
+        g, seeds=[0], fractions=[0.8], weight_decays=[0.0], width=32, steps=300, lr=2e-2,
+        loss="cross_entropy",
+    )  # fmt: skip
+    X, _ = group_data(g)
+    _, _, c = g.pairs()
+    pred = ((X.numpy() @ params["W"][0]) ** 2 @ params["V"][0]).argmax(1)
+    final = curves[curves["step"] == 300].iloc[0]
+    assert final["train_accuracy"] == pytest.approx((pred == c)[masks[0]].mean())
+    assert final["train_accuracy"] == 1.0  # 20 pairs, 32 units: it memorizes
+    with pytest.raises(ConfigError, match="loss"):
+        train_on_group(g, seeds=[0], fractions=[0.5], weight_decays=[0.0], width=3, steps=1,
+                       lr=1e-2, loss="hinge")  # fmt: skip
+
+
 def test_bad_configuration():
     with pytest.raises(ConfigError, match="width"):
         GroupMLP(5, 0)

@@ -29,6 +29,7 @@ MODULES: dict[str, str] = {
     "li2-energy-maxima": "li2_energy_maxima",
     "grokking-modular-addition": "grokking_modular_addition",
     "li2-top-down": "li2_top_down",
+    "li2-boundary": "li2_boundary",
     "coord-check": "coord_check",
     "lr-transfer-width": "lr_transfer_width",
     "lazy-vs-rich": "lazy_vs_rich",

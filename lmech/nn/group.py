@@ -13,6 +13,9 @@ one vmapped program with :func:`lmech.nn.ensemble.train`: full batch, MSE agains
 mean-zero targets Y_t = onehot(a * b) - 1/M (the Li^2 loss up to a factor M: the engine
 averages over the M outputs), each member on its own training pairs (a mask), and
 reports train accuracy on those pairs and test accuracy on the rest at logged steps.
+``loss="cross_entropy"`` trains on the logits against the integer labels instead.
+Not offered yet: Li^2's ridge-solved top layer (V recomputed as the ridge solution at
+every step).
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def train_on_group(
     steps: int,
     lr: float,
     optimizer: str = "adam",
+    loss: str = "mse",
     activation: str = "square",
     init_scale: float = 1.0,
     split_seed: int = 0,
@@ -119,10 +123,14 @@ def train_on_group(
     from lmech.nn.ensemble import Ensemble, train
 
     E = len(seeds)
+    if loss not in ("mse", "cross_entropy"):
+        raise ConfigError(f"loss must be mse or cross_entropy; got {loss!r}")
     if not (len(fractions) == len(weight_decays) == E) or E == 0:
         raise ConfigError("seeds, fractions and weight_decays must have the same positive length")
     M = group.order
     X, Y = group_data(group)
+    if loss == "cross_entropy":
+        Y = Y.argmax(1)  # integer labels c = a * b
     masks = np.zeros((E, M * M), bool)
     for e, (s, f) in enumerate(zip(seeds, fractions, strict=True)):
         masks[e, train_test_split(group, float(f), split_seed + int(s))[0]] = True
@@ -137,7 +145,7 @@ def train_on_group(
         lr=lr,
         steps=steps,
         optimizer=optimizer,
-        loss="mse",
+        loss=loss,
         weight_decay=np.asarray(weight_decays, dtype=float),
         mask=torch.from_numpy(masks).to(device),
         log_steps=log_steps,
