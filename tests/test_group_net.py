@@ -71,6 +71,25 @@ def test_cross_entropy_training_learns_the_table():
                        lr=1e-2, loss="hinge")  # fmt: skip
 
 
+def test_ridge_top_layer_is_the_closed_form_solution():
+    g, lam = cyclic(7), 1e-2
+    curves, params, masks = train_on_group(
+        g, seeds=[0, 1], fractions=[0.5, 0.7], weight_decays=[1e-4, 1e-4], width=16,
+        steps=40, lr=1e-2, ridge=lam,
+    )  # fmt: skip
+    X, Y = group_data(g)
+    X, Y = X.numpy(), Y.numpy()
+    for e in range(2):
+        F = (X[masks[e]] @ params["W"][e]) ** 2
+        V = np.linalg.solve(F.T @ F + lam * np.eye(16), F.T @ Y[masks[e]])
+        np.testing.assert_allclose(params["V"][e], V, rtol=1e-8, atol=1e-10)
+    # the W of a ridge run moved, and the logged train accuracy is that of the ridge net
+    assert not np.allclose(params["W"][0], GroupMLP(7, 16, seed=0).W.detach().numpy())
+    with pytest.raises(ConfigError, match="ridge"):
+        train_on_group(g, seeds=[0], fractions=[0.5], weight_decays=[0.0], width=3, steps=1,
+                       lr=1e-2, ridge=0.0)  # fmt: skip
+
+
 def test_bad_configuration():
     with pytest.raises(ConfigError, match="width"):
         GroupMLP(5, 0)

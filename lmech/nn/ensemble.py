@@ -290,6 +290,7 @@ def train(
     test: tuple[torch.Tensor, torch.Tensor] | None = None,
     seed: int = 0,
     progress_label: str | None = None,
+    pre_step: Callable[[_Params], None] | None = None,
 ) -> EnsembleRun:
     """Train every member of ``ensemble`` in place; record observers at logged steps.
 
@@ -318,6 +319,9 @@ def train(
             are then also recorded on it (layer ``"test"``).
         seed: seed of the minibatch draws.
         progress_label: description for :func:`lmech.progress.task` (None: no bar).
+        pre_step: called with the stacked parameters (in place, no grad) before every
+            gradient computation, e.g. to set a layer to its closed-form optimum (the
+            ridge-solved top layer of Li^2); give that layer an lr factor of 0.
 
     Returns:
         An :class:`EnsembleRun`; ``history`` has one row per (member, step, quantity,
@@ -431,6 +435,9 @@ def train(
     advance = bar.__enter__() if bar else (lambda k=1: None)
     try:
         for t in range(1, steps + 1):
+            if pre_step is not None:
+                with torch.no_grad():
+                    pre_step(ensemble.params)
             if batch_size is None:
                 xb, yb, wb, fb = X, y, weights_full, out0
             else:

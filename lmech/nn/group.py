@@ -14,8 +14,7 @@ mean-zero targets Y_t = onehot(a * b) - 1/M (the Li^2 loss up to a factor M: the
 averages over the M outputs), each member on its own training pairs (a mask), and
 reports train accuracy on those pairs and test accuracy on the rest at logged steps.
 ``loss="cross_entropy"`` trains on the logits against the integer labels instead.
-Not offered yet: Li^2's ridge-solved top layer (V recomputed as the ridge solution at
-every step).
+``ridge=lambda`` uses Li^2's ridge-solved top layer (see :func:`train_on_group`).
 """
 
 from __future__ import annotations
@@ -66,7 +65,9 @@ class GroupMLP(nn.Module):
         self.V = nn.Parameter(V)
 
     def _hidden(self, x: torch.Tensor) -> torch.Tensor:
-        h = x @ self.W
+        return self._activate(x @ self.W)
+
+    def _activate(self, h: torch.Tensor) -> torch.Tensor:
         if self.activation == "square":
             return h * h
         if self.activation == "relu":
@@ -109,10 +110,16 @@ def train_on_group(
     log_steps: Sequence[int] | None = None,
     device: str = "cpu",
     progress_label: str | None = None,
+    ridge: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Train one member per entry of the (equal-length) ``seeds``, ``fractions``,
     ``weight_decays`` lists; member e trains on the pairs of
     ``train_test_split(group, fractions[e], split_seed + seed_e)``.
+
+    With ``ridge`` = lambda > 0 (MSE only) the top layer is Li^2's ridge-solved one: before
+    every step each member's V is set to (F^T F + lambda I)^{-1} F^T Y_t over its own
+    training pairs (F = sigma(X W)) and only W is trained ("top layer already at its
+    Stage-I optimum"); the returned V is the ridge solution for the final W.
 
     Returns:
         (curves, params, masks): ``curves`` has one row per (member, step) with
@@ -125,6 +132,8 @@ def train_on_group(
     E = len(seeds)
     if loss not in ("mse", "cross_entropy"):
         raise ConfigError(f"loss must be mse or cross_entropy; got {loss!r}")
+    if ridge is not None and not (loss == "mse" and ridge > 0 and math.isfinite(ridge)):
+        raise ConfigError(f"ridge must be > 0 and needs the mse loss; got {ridge!r} with {loss}")
     if not (len(fractions) == len(weight_decays) == E) or E == 0:
         raise ConfigError("seeds, fractions and weight_decays must have the same positive length")
     M = group.order
@@ -138,6 +147,20 @@ def train_on_group(
         GroupMLP(M, width, activation, init_scale=init_scale, seed=int(s)).to(device) for s in seeds
     ]
     ens = Ensemble.from_modules(members)
+    pre_step = None
+    if ridge is not None:
+        ens.lr_factors["V"] = 0.0  # V is set in closed form, not trained
+        m_t = torch.from_numpy(masks).to(device=device, dtype=X.dtype)
+        Xd, Yd = X.to(device), Y.to(device)
+        act = members[0]
+
+        def pre_step(params) -> None:
+            H = Xd @ params["W"]  # (E, M^2, K)
+            F = act._activate(H) * m_t[:, :, None]  # rows outside the training set -> 0
+            K = F.shape[-1]
+            A = F.transpose(1, 2) @ F + ridge * torch.eye(K, dtype=F.dtype, device=F.device)
+            params["V"].copy_(torch.linalg.solve(A, F.transpose(1, 2) @ Yd))
+
     run = train(
         ens,
         X.to(device),
@@ -152,7 +175,11 @@ def train_on_group(
         observers=("loss", "accuracy"),
         test=(X.to(device), Y.to(device)),
         progress_label=progress_label,
+        pre_step=pre_step,
     )
+    if pre_step is not None:
+        with torch.no_grad():
+            pre_step(run.ensemble.params)  # V for the final W
     train_acc = run.scalar("accuracy")
     all_acc = run.scalar("accuracy", "test")
     n_train = masks.sum(1)
