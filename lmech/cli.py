@@ -156,11 +156,17 @@ def check_cmd(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     out: Annotated[Path | None, typer.Option(help="run directory (reused to resume)")] = None,
     seed: Annotated[int, typer.Option(help="seed of every random draw")] = 0,
+    tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
 ) -> None:
     """Run theory + experiment + compare for laws; print verdicts; write the run store."""
     from lmech.laws import registry
 
-    names = laws or registry.names()
+    names = list(laws or registry.names())
+    if tag is not None:
+        names = [n for n in names if tag in registry.get(n).tags]
+        if not names:
+            known = sorted({t for law in registry.all_laws() for t in law.tags})
+            raise ConfigError(f"no law has tag {tag!r}; tags in use: {', '.join(known)}")
     code = _run_check(names, preset, seed, device, out or _default_out(f"check-{preset}"))
     raise typer.Exit(code)
 

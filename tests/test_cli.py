@@ -226,3 +226,15 @@ def test_error_text_with_brackets_is_printed_verbatim(tmp_path, capsys):
     assert code == 2
     assert "[nan]" in _one_line_error(err)
     assert not (tmp_path / "o").exists()
+
+
+def test_check_by_tag_runs_only_tagged_laws(tmp_path, capsys):
+    out = tmp_path / "runs"
+    code, stdout, _ = run_cli(
+        ["check", "--tag", "li2", "--preset", "smoke", "--out", str(out)], capsys
+    )
+    assert code in (0, 1)  # smoke presets exercise the code, they need not pass
+    ran = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert ran == sorted(n for n in registry.names() if "li2" in registry.get(n).tags)
+    code, _, err = run_cli(["check", "--tag", "no-such-tag", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "no law has tag 'no-such-tag'" in _one_line_error(err)
