@@ -35,8 +35,8 @@ import torch
 from _timing import timed
 
 from lmech.kernels.base import RBF
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws._hea import image_task
+from lmech.laws._learning_curve import held_out_pool_experiment
 from lmech.predict import hea_decompose
 
 TARGET = 100.0
@@ -77,18 +77,11 @@ def main(argv=None) -> int:
     kernel = RBF(args.bandwidth)
 
     def measure():
-        def sample(trial: int, n_max: int) -> TrialData:
-            order = np.random.default_rng([1, trial]).permutation(rest)
-            tr, te = order[:n_max], order[n_max : n_max + args.test]
-            return TrialData(
-                torch.from_numpy(X[tr]),
-                torch.from_numpy(y[tr]),
-                torch.from_numpy(X[te]),
-                torch.from_numpy(y[te]),
-            )
-
         start = time.perf_counter()
-        table = krr_learning_curve(kernel, sample, sizes.tolist(), [args.ridge], trials)
+        table = held_out_pool_experiment(
+            kernel, X, y, rest, sizes.tolist(), [args.ridge], trials, seed=1, device="cpu",
+            test_points=args.test,
+        )  # fmt: skip
         return table, time.perf_counter() - start
 
     def predict():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from lmech.data.groups import FiniteGroup
-from lmech.measure.fourier import neuron_power
+from lmech.measure.fourier import neuron_power, single_irrep_units
 
 __all__ = ["EXPERIMENT_COLUMNS", "curve_rows", "power_rows", "draw_accuracy", "draw_power"]
 
@@ -97,9 +97,9 @@ def draw_power(ax, group: FiniteGroup, P: np.ndarray, title: str) -> None:
     """Neuron x class power heatmap, neurons sorted by dominant class, rows normalized."""
     nontriv = P.copy()
     nontriv[:, group.trivial_class()] = 0.0
-    total = nontriv.sum(1)
-    dead = total <= 1e-3 * total.max()  # as in single_irrep_fraction
-    order = np.lexsort((-nontriv.max(1), nontriv.argmax(1), dead))  # alive first
+    _, alive, dominant = single_irrep_units(group, P)
+    dead = ~alive
+    order = np.lexsort((-nontriv.max(1), dominant, dead))  # alive first
     shown = P[order] / np.maximum(P[order].sum(1, keepdims=True), 1e-300)
     im = ax.imshow(shown.T, aspect="auto", cmap="viridis", interpolation="nearest", origin="lower")
     names = [n.split("/")[0].replace("k=", "") for n in group.class_names]

@@ -15,6 +15,7 @@ from lmech.errors import ConfigError, InputError
 from lmech.kernels.base import Kernel
 from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws.base import Verdict
+from lmech.predict import dense_grid
 from lmech.spectra.empirical import pool_eigensystem
 from lmech.theory.eigenlearning import learning_curve
 
@@ -59,9 +60,7 @@ def check_curve_grid(sizes, ridges, trials) -> None:
 
 def dense_sizes(sizes, points: int = 80) -> np.ndarray:
     """The measured sizes plus a log-spaced grid between them, for a smooth theory curve."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    grid = np.geomspace(sizes.min(), sizes.max(), points).round().astype(np.int64)
-    return np.unique(np.concatenate([sizes, grid]))
+    return dense_grid(sizes, points)
 
 
 def summarize(meas: pd.DataFrame, column: str = "test_mse") -> pd.DataFrame:

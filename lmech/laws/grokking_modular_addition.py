@@ -69,6 +69,7 @@ from lmech.theory.grokking import backprop_gradient
 
 TOLERANCE = 1.0
 METRIC = "share_of_criteria_met"
+SINGLE_SHARE = 0.9  # a unit is single-frequency above this share of its power
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,6 @@ class Spec:
     seeds: tuple[int, ...] = (0, 1)
     split_seed: int = 0
     log_points: int = 40
-    single_threshold: float = 0.9
 
     def __post_init__(self) -> None:
         if self.M < 3 or not 0 < self.fraction < 1:
@@ -153,7 +153,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
     return pd.concat([curves_long, power], ignore_index=True)
 
 
-def _criteria(meas: pd.DataFrame, M: int, threshold: float) -> list[tuple[str, bool, str]]:
+def _criteria(meas: pd.DataFrame, M: int) -> list[tuple[str, bool, str]]:
     group = cyclic(M)
     curves = meas[meas["quantity"] != "neuron_power"]
     wd = curves[curves["weight_decay"] > 0]
@@ -178,7 +178,7 @@ def _criteria(meas: pd.DataFrame, M: int, threshold: float) -> list[tuple[str, b
             (meas["quantity"] == "neuron_power") & (meas["weight_decay"] > 0), "member"
         ].unique()
     ):
-        fr.append(single_irrep_fraction(group, power_matrix(meas, e), threshold)[0])
+        fr.append(single_irrep_fraction(group, power_matrix(meas, e), SINGLE_SHARE)[0])
     out.append(("single-frequency units >= 90%", bool(min(fr) >= 0.9), f"{min(fr):.3f}"))
     acc0 = no[(no["quantity"] == "test_accuracy") & (no["step"] == final)]["value"]
     out.append(("no wd: final test < 50%", bool((acc0 < 0.5).all()), f"{acc0.max():.3f}"))
@@ -187,7 +187,7 @@ def _criteria(meas: pd.DataFrame, M: int, threshold: float) -> list[tuple[str, b
 
 def compare(pred: pd.DataFrame, meas: pd.DataFrame) -> Verdict:
     M = int(round(pred["E_star"].iloc[0] * 4))
-    crit = _criteria(meas, M, 0.9)
+    crit = _criteria(meas, M)
     gf = pred.set_index("eta")["gradient_norm"]
     detail = "; ".join(f"{name}: {'ok' if ok else 'FAILED'} ({num})" for name, ok, num in crit)
     detail += f"; theory |G_F| at eta 1e-8 / 1e-2: {gf.iloc[0]:.2e} / {gf.iloc[-1]:.2e}"

@@ -48,7 +48,7 @@ from lmech.data.groups import cyclic, train_test_split
 from lmech.errors import ConfigError
 from lmech.laws._grokking import draw_power
 from lmech.laws.base import Law, Verdict
-from lmech.measure.fourier import neuron_power, single_irrep_fraction
+from lmech.measure.fourier import neuron_power, single_irrep_units
 from lmech.nn.group import GroupMLP, group_data
 from lmech.theory.grokking import energy_ascent
 
@@ -139,7 +139,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
     _train(ens, X, Y, mask, spec, spec.pretrain_steps, seed)
     W1 = ens.params["W"][0].detach().cpu().numpy()
     P1 = neuron_power(g, W1)
-    _, alive1, dom1 = single_irrep_fraction(g, P1)
+    _, alive1, dom1 = single_irrep_units(g, P1)
     keep = alive1 & np.isin(dom1, spec.learned)
     fresh = GroupMLP(spec.M, spec.width, seed=1000 * seed + 1).to(device)
     with torch.no_grad():
@@ -150,10 +150,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
     _train(ens2, X, Y, mask, spec, spec.steps, seed + 1)
     W2 = ens2.params["W"][0].detach().cpu().numpy()
     P2 = neuron_power(g, W2)
-    frac2, alive2, dom2 = single_irrep_fraction(g, P2)
-    P2n = P2.copy()
-    P2n[:, g.trivial_class()] = 0
-    single2 = alive2 & (P2n.max(1) > 0.9 * P2n.sum(1))
+    single2, alive2, dom2 = single_irrep_units(g, P2)
     rows = []
     for stage, P, dom, alive in ((1, P1, dom1, alive1), (2, P2, dom2, alive2)):
         for j in range(spec.width):

@@ -7,7 +7,7 @@ for Z_M the classes are the frequencies k = 0..floor(M/2)), which sums to |w_j|^
 (Plancherel).
 
 - :func:`neuron_power`: (K, classes) power table;
-- :func:`single_irrep_fraction`: share of non-dead units whose largest non-trivial class
+- :func:`single_irrep_units` / :func:`single_irrep_fraction`: which / what share of non-dead units whose largest non-trivial class
   carries more than ``threshold`` of their non-trivial power (Li^2's "single-frequency
   neurons");
 - :func:`key_classes`: classes ordered by total power over units;
@@ -31,6 +31,7 @@ __all__ = [
     "neuron_power",
     "restricted_and_excluded_loss",
     "single_irrep_fraction",
+    "single_irrep_units",
 ]
 
 
@@ -48,14 +49,15 @@ def neuron_power(group: FiniteGroup, W) -> np.ndarray:
     return group.power(u) + group.power(v)
 
 
-def single_irrep_fraction(
+def single_irrep_units(
     group: FiniteGroup, power: np.ndarray, threshold: float = 0.9, dead: float = 1e-3
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """(fraction, alive mask, dominant class) over units (last axis of ``power`` = classes).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit (last axis of ``power`` = classes): (single-irrep mask, alive mask,
+    dominant non-trivial class).
 
     A unit is dead when its non-trivial power is below ``dead`` times the largest unit's;
-    it is single-irrep when its top non-trivial class has more than ``threshold`` of its
-    non-trivial power. The fraction is over alive units (NaN if none).
+    it is single-irrep when it is alive and its top non-trivial class has more than
+    ``threshold`` of its non-trivial power.
     """
     P = np.asarray(power, dtype=np.float64).copy()
     if not 0 < threshold <= 1:
@@ -64,9 +66,17 @@ def single_irrep_fraction(
     total = P.sum(axis=-1)
     alive = total > dead * total.max(axis=-1, keepdims=True)
     share = P.max(axis=-1) / np.where(total > 0, total, 1.0)
-    single = (share > threshold) & alive
+    return (share > threshold) & alive, alive, P.argmax(axis=-1)
+
+
+def single_irrep_fraction(
+    group: FiniteGroup, power: np.ndarray, threshold: float = 0.9, dead: float = 1e-3
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(fraction, alive mask, dominant class): the share of alive units that are
+    single-irrep (:func:`single_irrep_units`; NaN if none is alive)."""
+    single, alive, dominant = single_irrep_units(group, power, threshold, dead)
     fraction = single.sum(-1) / np.where(alive.sum(-1) > 0, alive.sum(-1), np.nan)
-    return fraction, alive, P.argmax(axis=-1)
+    return fraction, alive, dominant
 
 
 def key_classes(group: FiniteGroup, power: np.ndarray, top: int | None = None) -> np.ndarray:

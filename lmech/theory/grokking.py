@@ -110,8 +110,19 @@ def energy(group: FiniteGroup, w, activation: str = "square") -> np.ndarray:
 
 def energy_gradient(group: FiniteGroup, w) -> np.ndarray:
     """dE/dw for sigma = x^2: [4 R v; 4 R^T u] with R[a, b] = r(a * b)."""
+    return _gradient(group, w, None)
+
+
+def _residual(group: FiniteGroup, w, P: np.ndarray | None):
+    """(u, v, r): r = u * v - mean, projected onto the kept classes when P is given."""
     u, v = _halves(group, w)
     r = _centred_convolution(group, u, v)
+    return u, v, (r if P is None else r @ P)
+
+
+def _gradient(group: FiniteGroup, w, P: np.ndarray | None) -> np.ndarray:
+    """Gradient of 2 |r|^2 (r restricted by the projector P when given)."""
+    u, v, r = _residual(group, w, P)
     R = r[..., group.table]  # (..., M, M)
     gu = 4.0 * np.einsum("...ab,...b->...a", R, v)
     gv = 4.0 * np.einsum("...ab,...a->...b", R, u)
@@ -151,13 +162,8 @@ def energy_ascent(
     learned: Iterable[int] = (),
     tol: float = 1e-14,
     record_at: Iterable[int] = (),
-    refine: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Riemannian gradient ascent of E (or of the modulated energy) on the unit sphere.
-
-    With ``refine`` each start finishes with quasi-Newton ascent (L-BFGS on the
-    scale-invariant E(w) / |w|^4, the same maxima on the sphere), useful when ``steps`` is
-    small or the step is off.
 
     Args:
         w0: (S, 2M) starts (normalized here).
@@ -188,10 +194,7 @@ def energy_ascent(
     history = []
     record = set(int(k) for k in record_at)
     for step in range(steps):
-        if mask is not None:
-            g = _modulated_gradient(group, w, mask)
-        else:
-            g = energy_gradient(group, w)
+        g = _gradient(group, w, mask)
         radial = (g * w).sum(axis=1, keepdims=True)
         tangent = g - radial * w
         if step in record:
@@ -203,28 +206,7 @@ def energy_ascent(
             break
         w = w + lr * tangent
         w /= np.linalg.norm(w, axis=1, keepdims=True)
-    if refine:
-        w = np.stack([_refine(group, x, mask) for x in w])
     return w, _energy_of(group, w, mask), history
-
-
-def _refine(group: FiniteGroup, x: np.ndarray, P: np.ndarray | None) -> np.ndarray:
-    from scipy.optimize import minimize
-
-    def objective(z):
-        n2 = z @ z
-        e = float(_energy_of(group, z, P))
-        g = energy_gradient(group, z) if P is None else _modulated_gradient(group, z, P)
-        return -e / n2**2, -(g / n2**2 - 4.0 * e * z / n2**3)
-
-    res = minimize(
-        objective,
-        x,
-        jac=True,
-        method="L-BFGS-B",
-        options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 10_000},
-    )
-    return res.x / np.linalg.norm(res.x)
 
 
 def _class_projector(group: FiniteGroup, classes: list[int]) -> np.ndarray:
@@ -239,22 +221,8 @@ def _class_projector(group: FiniteGroup, classes: list[int]) -> np.ndarray:
     return (B @ B.conj().T).real
 
 
-def _modulated_gradient(group: FiniteGroup, w: np.ndarray, P: np.ndarray) -> np.ndarray:
-    u, v = _halves(group, w)
-    r = _centred_convolution(group, u, v) @ P  # residual restricted to the kept classes
-    R = r[..., group.table]
-    return np.concatenate(
-        [4.0 * np.einsum("...ab,...b->...a", R, v), 4.0 * np.einsum("...ab,...a->...b", R, u)],
-        axis=-1,
-    )
-
-
 def _energy_of(group, w, P) -> np.ndarray:
-    if P is None:
-        return energy(group, w)
-    u, v = _halves(group, w)
-    r = _centred_convolution(group, u, v) @ P
-    return 2.0 * (r * r).sum(axis=-1)
+    return 2.0 * (_residual(group, w, P)[2] ** 2).sum(axis=-1)
 
 
 def critical_fraction(M, c: float) -> np.ndarray:
