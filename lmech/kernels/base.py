@@ -26,10 +26,12 @@ class Kernel(Protocol):
 
 
 def _sq_dists(X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-    # ||x||^2 + ||z||^2 - 2 x.z, clamped at 0 against round-off; (n, m)
+    # ||x||^2 + ||z||^2 - 2 x.z, clamped at 0 against round-off; (n, m). One (n, m)
+    # allocation, the rest in place: a fresh array per intermediate made an RBF Gram
+    # matrix at n = 4000 2.5x slower (page faults on every new 60 MB temporary)
     xx = (X * X).sum(1, keepdim=True)
     zz = (Z * Z).sum(1, keepdim=True).T
-    return (xx + zz - 2.0 * (X @ Z.T)).clamp_min_(0.0)
+    return torch.addmm(zz, X, Z.T, alpha=-2.0).add_(xx).clamp_min_(0.0)
 
 
 def _check_positive(value: float, name: str) -> None:
@@ -57,7 +59,7 @@ class RBF:
         return 1.0 / (2.0 * self.bandwidth**2)
 
     def block(self, X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * _sq_dists(X, Z))
+        return _sq_dists(X, Z).mul_(-self.gamma).exp_()
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Laplace:
         _check_positive(self.bandwidth, "Laplace bandwidth")
 
     def block(self, X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-_sq_dists(X, Z).sqrt_() / self.bandwidth)
+        return _sq_dists(X, Z).sqrt_().mul_(-1.0 / self.bandwidth).exp_()
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,14 @@ class Linear:
 
 
 def gram(
-    kernel: Kernel, X: torch.Tensor, Z: torch.Tensor | None = None, *, chunk_size: int = 2048
+    kernel: Kernel, X: torch.Tensor, Z: torch.Tensor | None = None, *, chunk_size: int = 1024
 ) -> torch.Tensor:
     """The Gram matrix k(X, Z) (Z defaults to X), tiled in row blocks of ``chunk_size``.
 
     Memory for intermediates is O(chunk_size x (d + m)); the output is (n, m) on X's
-    device and dtype. For Z = None the result is exactly symmetric.
+    device and dtype. For Z = None the result is exactly symmetric. The default chunk is
+    the faster of 1024 and 2048 at n = 4000 on 2 cores (RBF 0.085 vs 0.13 s, ReLU NTK
+    0.39 vs 0.47 s): the mirrored off-diagonal blocks are cheaper to transpose when small.
     """
     if X.ndim != 2:
         raise InputError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}")

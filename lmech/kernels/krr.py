@@ -1,4 +1,4 @@
-r"""Kernel ridge regression learning curves: one eigendecomposition per (n, trial).
+r"""Kernel ridge regression learning curves: one factorization per (n, trial).
 
 For a training set of size n with Gram matrix K = U diag(s) U^T and labels y, the KRR
 predictor with explicit ridge delta (scikit-learn's ``alpha``; K is the raw n x n Gram,
@@ -11,9 +11,10 @@ not divided by n) is
 
 One eigendecomposition of K serves every ridge: the coefficient matrix
 C = U (b / (s + delta)) with b = U^T y costs O(n^2 R) for R ridges, and test predictions
-are K_te C (on CPU the same holds with the tridiagonal reduction K = Q T Q^T in place of
-the eigendecomposition, see :func:`ridge_path`). Training sets of the sizes in a learning curve are nested prefixes of one
-random draw per trial, so one Gram matrix per trial serves every size.
+are K_te C (on CPU the same holds with an orthogonal reduction to band form K = Q B Q^T in
+place of the eigendecomposition, see :func:`ridge_path`). Training sets of the sizes in a
+learning curve are nested prefixes of one random draw per trial, so one Gram matrix per
+trial serves every size.
 
 References:
     Simon et al., "The Eigenlearning Framework", TMLR 2023 (arXiv 2110.03922), Sec. 2.
@@ -30,6 +31,7 @@ import torch
 
 from lmech._validate import as_positive_sizes, as_ridges
 from lmech.errors import InputError
+from lmech.kernels._band import band_reduce
 from lmech.kernels.base import Kernel, gram
 from lmech.progress import task as progress_task
 
@@ -77,37 +79,47 @@ def _ridge_path_eigh(K, Y, ridges, K_test):
     return train, test
 
 
-def _ridge_path_tridiagonal(K, Y, ridges, K_test):
-    """CPU path: K = Q T Q^T (LAPACK sytrd) once, then (T + delta I) z = Q^T y per ridge
-    (ptsv, O(n)); c_delta = Q z. Returns None when a ridge is too small for T + delta I
-    to be numerically positive definite (the caller then uses the eigendecomposition)."""
-    import numpy as np
-    from scipy.linalg import get_lapack_funcs
+def _ridge_path_band(K, Y, ridges, K_test, workspace=None, overwrite_k=False):
+    """CPU path: K = Q B Q^T with B banded (:mod:`lmech.kernels._band`) once, then one
+    banded Cholesky solve (B + delta I) z = Q^T y per ridge; c_delta = Q z. Returns None
+    when a ridge is too small for K + delta I to be numerically positive definite or the
+    native BLAS is unavailable (the caller then uses the eigendecomposition).
 
-    Kn = np.asfortranarray(K.numpy())  # a copy: sytrd overwrites it
-    Yn = Y.numpy()
-    n, k = Yn.shape
-    sytrd, sytrd_lwork, ormqr, ptsv = get_lapack_funcs(
-        ("sytrd", "sytrd_lwork", "ormqr", "ptsv"), (Kn,)
-    )
-    lwork = int(sytrd_lwork(n, lower=1)[0])
-    A, d, e, tau, info = sytrd(Kn, lower=1, lwork=lwork, overwrite_a=1)
-    deltas = ridges.numpy()
-    floor = n * np.finfo(Kn.dtype).eps * (np.abs(d).max() + 2 * np.abs(e).max(initial=0.0))
-    if info != 0 or deltas.min() <= floor:
+    The reduction needs an n x n scratch copy of K: ``workspace``, if given, is a flat
+    buffer of at least n^2 elements of K's dtype to hold it (reused across calls: a fresh
+    n x n array costs page faults, about 0.1 s at n = 4000 on the benchmark machine);
+    ``overwrite_k=True`` reduces a contiguous K in place instead, destroying it."""
+    n = K.shape[0]
+    deltas = ridges.cpu().numpy()
+    floor = n * torch.finfo(K.dtype).eps * float(K.diagonal().abs().max())
+    if deltas.min() <= floor:
         return None
-    V, tv = A[1:, : n - 1], tau[: n - 1]  # Householder reflectors of Q (LAPACK ormtr, lower)
-    b = Yn.copy()  # Q^T y: Q acts on rows 1..n-1
-    if n > 1:
-        b[1:] = ormqr("L", "T", V, tv, np.asfortranarray(Yn[1:]), lwork=64 * max(n, k))[0]
-    Z = np.empty((n, deltas.size * k), dtype=Kn.dtype)
+    dtype = K.numpy().dtype
+    if overwrite_k and K.is_contiguous():
+        A = K.numpy().T  # K is symmetric: its transpose is a column-major view of it
+    else:
+        if workspace is None or workspace.size < n * n or workspace.dtype != dtype:
+            workspace = np.empty(n * n, dtype=dtype)
+        A = workspace[: n * n].reshape((n, n), order="F")
+        np.copyto(A, K.numpy().T)
+    diagonal = A.diagonal().copy()
+    reduction = band_reduce(A, n)
+    if reduction is None:
+        return None
+    Yn = Y.numpy()
+    k = Yn.shape[1]
+    C = reduction.apply_qt(Yn)  # (n, k) Q^T y
+    Z = np.empty((n, deltas.size * k), dtype=dtype)
     for r, delta in enumerate(deltas):
-        *_, z, info = ptsv(d + delta, e, b)
-        if info != 0:
+        z = reduction.solve_shifted(C, float(delta))
+        if z is None:  # K + delta I is not positive definite: hand K back intact
+            if overwrite_k:  # the reduction wrote only A's lower triangle
+                upper = np.triu(A, 1)
+                A[...] = upper + upper.T
+                A[np.diag_indices(n)] = diagonal
             return None
         Z[:, r * k : (r + 1) * k] = z
-    if n > 1:
-        Z[1:] = ormqr("L", "N", V, tv, np.asfortranarray(Z[1:]), lwork=64 * max(n, Z.shape[1]))[0]
+    reduction.apply_q(Z)
     coef = torch.from_numpy(Z.reshape(n, deltas.size, k).transpose(1, 0, 2).copy())  # (R, n, k)
     train = Y[None] - ridges[:, None, None] * coef  # K c = y - delta c exactly
     test = None if K_test is None else torch.einsum("mj,rjk->rmk", K_test, coef)
@@ -115,9 +127,9 @@ def _ridge_path_tridiagonal(K, Y, ridges, K_test):
 
 
 # with at most this many ridges, one Cholesky factorization per ridge (n^3/3 flops, BLAS-3)
-# beats the shared tridiagonal reduction (4n^3/3, half BLAS-2): at n = 4000 on 2 cores one
-# Cholesky took 0.4-0.6 s against 2.8-2.9 s for sytrd
-CHOLESKY_MAX_RIDGES = 3
+# beats the shared band reduction (4n^3/3 flops, also BLAS-3): at n = 4000 on 2 cores one
+# Cholesky took 0.4-0.6 s against 1.1-1.2 s for the reduction
+CHOLESKY_MAX_RIDGES = 2
 
 
 def _ridge_path_cholesky(K, Y, ridges, K_test):
@@ -149,12 +161,13 @@ def ridge_path(
     c_delta = (K + delta I)^{-1} y. On CUDA (and on CPU when a ridge is ~0) the factorization
     is the eigendecomposition K = U diag(s) U^T, c_delta = U diag(1/(s + delta)) U^T y, where
     eigenvalues with s + delta <= n eps max(s) are treated as zero (pseudo-inverse, which only
-    matters at delta = 0 on a singular Gram matrix). On CPU with every ridge above that floor
-    it is the tridiagonal reduction K = Q T Q^T (LAPACK ``sytrd``, the first stage of an
-    eigendecomposition, 2.3x cheaper at n = 4000), c_delta = Q (T + delta I)^{-1} Q^T y with
-    one O(n) tridiagonal solve per ridge; both agree to ~1e-13 (tests/kernels/test_krr.py).
-    With at most ``CHOLESKY_MAX_RIDGES`` ridges (all above that floor) each ridge gets its
-    own Cholesky factorization instead, on any device (fewer flops, all BLAS-3).
+    matters at delta = 0 on a singular Gram matrix). On CPU with every ridge above the floor
+    n eps max(diag K) it is an orthogonal reduction to band form K = Q B Q^T (half-bandwidth
+    64, all BLAS-3, :mod:`lmech.kernels._band`), c_delta = Q (B + delta I)^{-1} Q^T y with
+    one banded Cholesky solve per ridge: at n = 4000 on 2 cores it costs 1.2-1.3 s for
+    20 ridges against 5.4-6.5 s for the eigendecomposition; both agree to ~1e-12
+    (tests/kernels/test_krr.py). With at most ``CHOLESKY_MAX_RIDGES`` ridges (all above that
+    floor) each ridge gets its own Cholesky factorization instead, on any device.
 
     Args:
         K: (n, n) training Gram matrix.
@@ -165,13 +178,17 @@ def ridge_path(
     Returns:
         train predictions (R, n, k) and test predictions (R, m, k) or None.
     """
+    return _ridge_path(K, y, ridges, K_test)
+
+
+def _ridge_path(K, y, ridges, K_test, workspace=None, overwrite_k=False):
     Y = y.reshape(y.shape[0], -1)  # (n, k)
     if ridges.numel() <= CHOLESKY_MAX_RIDGES:
         out = _ridge_path_cholesky(K, Y.to(K.dtype), ridges.to(K.dtype), K_test)
         if out is not None:
             return out
     if K.device.type == "cpu" and K.dtype in (torch.float32, torch.float64):
-        out = _ridge_path_tridiagonal(K, Y.to(K.dtype), ridges.to(K.dtype), K_test)
+        out = _ridge_path_band(K, Y.to(K.dtype), ridges.to(K.dtype), K_test, workspace, overwrite_k)
         if out is not None:
             return out
     return _ridge_path_eigh(K, Y, ridges, K_test)
@@ -227,6 +244,13 @@ def krr_learning_curve(
     dev = torch.device(device)
     ridge_t = torch.as_tensor(deltas, dtype=dtype, device=dev)
     rows = []
+    # one reusable buffer for the CPU band reduction (see _ridge_path_band)
+    # the CPU band reduction (see _ridge_path_band) works in one reusable buffer for every
+    # size but a trial's largest, which it reduces in the trial's own Gram matrix
+    workspace = None
+    if dev.type == "cpu" and dtype in (torch.float32, torch.float64) and n_grid.size > 1:
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        workspace = np.empty(int(n_grid[-2]) ** 2, dtype=np_dtype)
     with progress_task("KRR (n, trial) factorizations", int(per_size.sum())) as advance:
         for t in range(int(per_size.max())):
             active = n_grid[per_size > t]
@@ -244,7 +268,10 @@ def krr_learning_curve(
             K_test_all = gram(kernel, Xs, X[:n_max])  # (m, n_max)
             for n in active:
                 n = int(n)
-                train, test = ridge_path(K_all[:n, :n], Y[:n], ridge_t, K_test_all[:, :n])
+                last = n == n_max  # K_all is not needed after its last size
+                train, test = _ridge_path(
+                    K_all[:n, :n], Y[:n], ridge_t, K_test_all[:, :n], workspace, last
+                )
                 train_mse = ((train - Y[None, :n]) ** 2).mean(dim=(1, 2)).cpu().numpy()
                 test_mse = ((test - Ys[None]) ** 2).mean(dim=(1, 2)).cpu().numpy()
                 for r, delta in enumerate(deltas):

@@ -74,26 +74,28 @@ def test_learning_curve_input_errors():
 
 
 @pytest.mark.parametrize("ridges", [[1e-8, 1e-3, 1.0], [0.0, 1e-2]])
-def test_tridiagonal_and_eigen_paths_agree(ridges):
-    # the CPU tridiagonal path and the eigendecomposition path (used on CUDA and for a
-    # zero ridge) are two factorizations of the same solve
-    from lmech.kernels.krr import _ridge_path_cholesky, _ridge_path_eigh, _ridge_path_tridiagonal
+def test_band_cholesky_and_eigen_paths_agree(ridges):
+    # the CPU band path, the Cholesky path and the eigendecomposition path (used on CUDA
+    # and for a zero ridge) are three factorizations of the same solve; n = 80 > 64 so the
+    # band path applies one block reflector
+    from lmech.kernels.krr import _ridge_path_band, _ridge_path_cholesky, _ridge_path_eigh
 
     X, y, Xs, _ = _data(n=80)
     k = RBF(0.7)
     K, Ks = gram(k, X), gram(k, Xs, X)
     r = torch.tensor(ridges, dtype=torch.float64)
     Y = torch.stack([y, y**2], dim=1)
-    tri = _ridge_path_tridiagonal(K, Y, r, Ks)
+    band = _ridge_path_band(K, Y, r, Ks)
     chol = _ridge_path_cholesky(K, Y, r, Ks)
     eig = _ridge_path_eigh(K, Y, r, Ks)
     if min(ridges) == 0.0:
         # a zero ridge falls back to the eigendecomposition, in ridge_path too
-        assert tri is None and chol is None
+        assert band is None and chol is None
         full = ridge_path(K, Y, r, Ks)
         torch.testing.assert_close(full[1], eig[1])
         return
-    for path in (tri, chol):  # rtol: the condition number of K + 1e-8 I is ~1e9
+    assert band is not None
+    for path in (band, chol):  # rtol: the condition number of K + 1e-8 I is ~1e9
         torch.testing.assert_close(path[0], eig[0], rtol=1e-7, atol=1e-9)
         torch.testing.assert_close(path[1], eig[1], rtol=1e-7, atol=1e-9)
 
