@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from scipy.linalg import get_lapack_funcs
+from scipy.linalg import get_blas_funcs, get_lapack_funcs
 
 __all__ = ["BAND_WIDTH", "BandReduction", "band_reduce", "native_blas"]
 
@@ -78,8 +78,10 @@ def _at(A: np.ndarray, row: int, col: int) -> int:
 
 
 def _symm(blas: _Blas, A: np.ndarray, start: int, m: int, U: np.ndarray) -> np.ndarray:
-    """X = sym(A[start:start+m, start:start+m]) @ U, reading the lower triangle of A."""
+    """X = sym(A[start:start+m, start:start+m]) @ U, reading the lower triangle of A
+    (U column-major)."""
     ld = A.strides[1] // A.itemsize
+    U = np.asfortranarray(U)  # raw pointers below: no-op for the column-major callers
     X = np.empty((m, U.shape[1]), dtype=A.dtype, order="F")
     one, zero = ctypes.byref(blas.scalar(1.0)), ctypes.byref(blas.scalar(0.0))
     blas.symm(b"L", b"L", _int(m), _int(U.shape[1]), one, _at(A, start, start), _int(ld),
@@ -88,12 +90,20 @@ def _symm(blas: _Blas, A: np.ndarray, start: int, m: int, U: np.ndarray) -> np.n
 
 
 def _syr2k(blas: _Blas, A: np.ndarray, start: int, V: np.ndarray, W: np.ndarray) -> None:
-    """Lower triangle of A[start:, start:] -= V W^T + W V^T, in place."""
+    """Lower triangle of A[start:, start:] -= V W^T + W V^T, in place (V, W column-major)."""
     ld = A.strides[1] // A.itemsize
+    V, W = np.asfortranarray(V), np.asfortranarray(W)  # raw pointers below
     m, k = V.shape
     minus, one = ctypes.byref(blas.scalar(-1.0)), ctypes.byref(blas.scalar(1.0))
     blas.syr2k(b"L", b"N", _int(m), _int(k), minus, V.ctypes.data, _int(m), W.ctypes.data,
                _int(m), one, _at(A, start, start), _int(ld))  # fmt: skip
+
+
+def _apply_block(V: np.ndarray, T: np.ndarray, Y: np.ndarray, transpose: bool) -> None:
+    """Y <- (I - V T V^T) Y, or with T^T when ``transpose``; in place."""
+    gemm = get_blas_funcs("gemm", (V,))
+    M = gemm(1.0, T, gemm(1.0, V, Y, trans_a=1), trans_a=int(transpose))
+    Y -= gemm(1.0, V, M)
 
 
 @cache
@@ -144,15 +154,15 @@ class BandReduction:
 
     def apply_qt(self, Y: np.ndarray) -> np.ndarray:
         """Q^T Y for Y of shape (n, k) (a new array)."""
-        Y = np.array(Y, dtype=self.band.dtype)
+        Y = np.array(Y, dtype=self.band.dtype, order="F")
         for start, V, T in self.blocks:
-            Y[start:] -= V @ (T.T @ (V.T @ Y[start:]))
+            _apply_block(V, T, Y[start:], transpose=True)
         return Y
 
     def apply_q(self, Z: np.ndarray) -> np.ndarray:
         """Q Z for Z of shape (n, k), in place; returns Z."""
         for start, V, T in reversed(self.blocks):
-            Z[start:] -= V @ (T @ (V.T @ Z[start:]))
+            _apply_block(V, T, Z[start:], transpose=False)
         return Z
 
     def solve_shifted(self, C: np.ndarray, delta: float) -> np.ndarray | None:
@@ -179,6 +189,7 @@ def band_reduce(A: np.ndarray, n: int, width: int = BAND_WIDTH) -> BandReduction
         return None
     b = max(1, min(width, n - 1))
     geqrt = get_lapack_funcs("geqrt", (A,))
+    gemm = get_blas_funcs("gemm", (A,))
     band = np.zeros((b + 1, n), dtype=A.dtype, order="F")
     cols = np.arange(b)
     rows = cols[None, :] + np.arange(b + 1)[:, None]  # band[i, l] = block[l + i, l]
@@ -187,19 +198,23 @@ def band_reduce(A: np.ndarray, n: int, width: int = BAND_WIDTH) -> BandReduction
     while n - j - b >= 2:  # otherwise the trailing matrix already lies within the band
         m = n - j - b
         k = min(b, m)
-        qr, T, info = geqrt(k, A[j + b : n, j : j + b])
+        qr, T, info = geqrt(k, A[j + b : n, j : j + b])  # column-major outputs
         if info != 0:
             return None
-        V = np.tril(qr[:, :k], -1)
+        V = np.array(qr[:, :k], order="F")  # (m, k) unit lower trapezoidal, column-major
+        V[np.triu_indices(k, 1)] = 0.0
         V[cols[:k], cols[:k]] = 1.0
-        T = np.ascontiguousarray(T[:k, :k])
+        T = np.asfortranarray(T[:k, :k])
         block = np.zeros((2 * b + 1, b), dtype=A.dtype)
         block[:b] = A[j : j + b, j : j + b]
         block[b : b + k] = np.triu(qr[:k])  # R: the band's sub-diagonal block
         band[:, j : j + b] = block[rows, cols[None, :]]
-        X = _symm(blas, A, j + b, m, np.asfortranarray(V @ T))
-        W = np.asfortranarray(X - 0.5 * (V @ (T.T @ (V.T @ X))))
-        _syr2k(blas, A, j + b, np.asfortranarray(V), W)
+        # every product through SciPy's BLAS: numpy's bundled OpenBLAS is a second thread
+        # pool, and alternating between the two made this loop 2-3x slower (see module doc)
+        X = _symm(blas, A, j + b, m, gemm(1.0, V, T))  # A V T
+        M = gemm(1.0, T, gemm(1.0, V, X, trans_a=1), trans_a=1)  # T^T V^T X
+        W = gemm(-0.5, V, M, beta=1.0, c=X, overwrite_c=1)  # X - V M / 2
+        _syr2k(blas, A, j + b, V, W)
         blocks.append((j + b, V, T))
         j += b
     for offset in range(n - j):  # the last diagonal block
