@@ -10,8 +10,8 @@ Both compute the test mean squared error of kernel ridge regression with the RBF
 on the grid sizes x ridges x trials, from the same training prefixes X_{:n} and test sets:
 
 * lmech: :func:`lmech.kernels.krr.krr_learning_curve` with :class:`lmech.kernels.base.RBF`,
-  float64 on the CPU (one Gram matrix per trial, one eigendecomposition per (n, trial)
-  serving every ridge);
+  float64 on the CPU (one Gram matrix per trial, one orthogonal reduction to band form
+  K = Q B Q^T per (n, trial) serving every ridge through banded Cholesky solves);
 * scikit-learn: ``KernelRidge(kernel="rbf", gamma=RBF.gamma, alpha=delta)`` fitted and
   evaluated once per (n, ridge, trial), as a user would write it: ``fit``, ``predict``,
   ``mean_squared_error`` (each fit builds its own Gram matrix and Cholesky solve).
