@@ -334,6 +334,9 @@ def test_float32_agrees_with_float64(kernel, activation):
 def test_cuda_matches_cpu(dtype):
     X = _inputs(300, 20, seed=15, dtype=dtype)
     for kernel in (NTK(depth=3), NNGP(depth=2, activation="erf"), NTK(depth=1, activation="gelu")):
+        if kernel.activation == "gelu":
+            # quadrature: 192 x 112 points per pair; 300^2 pairs took 58 s on 2 CPU cores
+            X = X[:40]
         cpu = kernel.block(X, X)
         cuda = kernel.block(X.cuda(), X.cuda())
         assert cuda.device.type == "cuda"
