@@ -1,8 +1,10 @@
 """Run laws locally: theory, experiment, compare and figure into the run store.
 
 ``check`` runs several laws into one output directory. A law whose directory holds a
-finished run of the same spec and seed (same spec hash) is reused, so an interrupted
-``lmech check`` rerun with the same ``--out`` only computes what is missing.
+finished run of the same spec and seed (same spec hash), on the same device and by the
+same lmech code (same :func:`lmech.runs.store.code_hash`), is reused, so an interrupted
+``lmech check`` rerun with the same ``--out`` only computes what is missing, and a run
+left by older code is recomputed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from lmech.laws.base import Law, Verdict, spec_hash
 from lmech.runs.store import (
     LawRunWriter,
     cleanup_temp,
+    code_hash,
     ensure_writable_dir,
     environment_info,
     find_finished,
@@ -79,7 +82,9 @@ def run_law(
     """Run one law into ``out_dir/<law>`` (or reuse a finished run of the same spec+seed)."""
     start = time.perf_counter()
     if reuse:
-        done = find_finished(out_dir, law.name, spec_hash(spec, seed))
+        done = find_finished(
+            out_dir, law.name, spec_hash(spec, seed), device=device, code=code_hash()
+        )
         if done is not None and done.status != "skipped":
             return LawResult(law.name, done, out_dir / law.name, True, 0.0)
     _seed_everything(seed)

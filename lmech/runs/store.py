@@ -18,7 +18,9 @@ Every file is written to a temporary name in its final directory, fsynced and re
 run is built in a hidden ``OUT/.tmp-<law>-<random>`` directory and renamed to
 ``OUT/<law>`` by :meth:`LawRunWriter.commit`, so a law directory is complete or absent.
 Resume (:func:`find_finished`) keys a law run by :func:`lmech.laws.base.spec_hash` of
-its resolved spec and seed.
+its resolved spec and seed and, as the runner calls it, by the device and by
+:func:`code_hash`, a fingerprint of lmech's own source: a run stored by other code (an
+upgrade, an edited checkout) or on another device is recomputed, never reused.
 
 This module never imports torch at import time (``environment_info`` imports it lazily).
 """
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import hashlib
 import importlib.metadata
 import io
 import json
@@ -404,6 +408,7 @@ class LawRunWriter:
             "preset": self.preset,
             "spec": self.spec_dict,
             "spec_hash": self.spec_hash,
+            "code_hash": code_hash(),
             "seed": self.seed,
             "device": self.device,
             "environment": self.environment
@@ -473,16 +478,42 @@ def _read_json(path: Path) -> Any:
         raise StoreError(f"run store corrupt: cannot read {path} ({err})") from None
 
 
+def _tree_hash(root: Path) -> str:
+    """SHA-256 (first 16 hex digits) of the ``*.py`` files under ``root``, by relative path
+    and content."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def code_hash() -> str:
+    """Fingerprint of lmech's Python sources (every ``*.py`` file of the package). Stored
+    in each manifest; a finished run is reused only by the same code (see
+    :func:`find_finished`)."""
+    return _tree_hash(Path(__file__).resolve().parent.parent)
+
+
 def find_finished(
-    out_dir: str | os.PathLike, law_name: str, spec_hash: str, *, dirname: str | None = None
+    out_dir: str | os.PathLike,
+    law_name: str,
+    spec_hash: str,
+    *,
+    dirname: str | None = None,
+    device: str | None = None,
+    code: str | None = None,
 ) -> Verdict | None:
     """The stored verdict of a finished run of ``law_name`` with this spec hash, or None.
 
     Finished means ``out_dir/<dirname or law_name>`` holds all of manifest.json,
     verdict.json, theory.parquet and experiment.parquet, the manifest names this law and
-    its ``spec_hash`` equals ``spec_hash``. A skipped run counts as finished (its verdict
-    has ``status == "skipped"``); callers that want to retry skipped laws check that.
-    A corrupt directory is not finished (None), so the caller reruns and replaces it.
+    its ``spec_hash`` equals ``spec_hash``; given ``device`` and ``code`` (a
+    :func:`code_hash`), its device and code hash must equal them too. A skipped run counts
+    as finished (its verdict has ``status == "skipped"``); callers that want to retry
+    skipped laws check that. A corrupt directory is not finished (None), so the caller
+    reruns and replaces it.
     """
     law_dir = Path(out_dir) / (law_name if dirname is None else dirname)
     if not all((law_dir / name).is_file() for name in _REQUIRED):
@@ -492,6 +523,10 @@ def find_finished(
         if not isinstance(manifest, dict):
             return None
         if manifest.get("spec_hash") != spec_hash or manifest.get("law") != law_name:
+            return None
+        if device is not None and manifest.get("device") != device:
+            return None
+        if code is not None and manifest.get("code_hash") != code:
             return None
         return Verdict.from_dict(_read_json(law_dir / VERDICT))
     except (StoreError, TypeError, ValueError):

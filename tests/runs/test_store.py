@@ -343,3 +343,29 @@ def test_files_and_law_dirs_get_umask_permissions(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+def test_find_finished_also_matches_device_and_code_when_asked(tmp_path):
+    law_dir = _write_run(tmp_path, seed=1)
+    key = spec_hash(ToySpec(), 1)
+    manifest = json.loads((law_dir / "manifest.json").read_text())
+    assert manifest["code_hash"] == store.code_hash()
+    here = manifest["device"]
+    assert store.find_finished(tmp_path, "toy", key, device=here, code=store.code_hash())
+    assert store.find_finished(tmp_path, "toy", key, device="other-device") is None
+    assert store.find_finished(tmp_path, "toy", key, code="0" * 16) is None  # other code
+
+
+def test_tree_hash_changes_with_any_python_source_only(tmp_path):
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("y = 2\n")
+    base = store._tree_hash(tmp_path / "pkg")
+    assert len(base) == 16 and base == store._tree_hash(tmp_path / "pkg")
+    (tmp_path / "pkg" / "notes.txt").write_text("not code")
+    assert store._tree_hash(tmp_path / "pkg") == base  # only .py files count
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("y = 3\n")
+    edited = store._tree_hash(tmp_path / "pkg")
+    assert edited != base
+    (tmp_path / "pkg" / "sub" / "b.py").rename(tmp_path / "pkg" / "sub" / "c.py")
+    assert store._tree_hash(tmp_path / "pkg") not in (base, edited)  # paths count too
