@@ -46,9 +46,10 @@ as NT's ``ntk = input_width * nngp + 1 + W_std**2 * ntk`` (the ``+ 1`` only when
 offered (it is ``(1, 1)`` here). A zero ``bias_std`` keeps trainable biases (``beta = 1``)
 while None removes them; the two differ only in the standard-parameterization NTK.
 
-Gaussian expectations: closed forms for ReLU (arc-cosine kernel of degree 1 and 0) and
-erf; quadrature (:mod:`lmech.kernels._gauss_hermite`) for any other elementwise
-function, see :class:`Activation`. With :math:`\theta = \operatorname{atan2}(\sqrt{q q' - k^2}, k)`
+Gaussian expectations: closed forms for ReLU (arc-cosine kernel of degree 1 and 0), erf
+and GELU (below, and the derivation in ``_gelu_pair``); quadrature
+(:mod:`lmech.kernels._gauss_hermite`) for any other elementwise function, see
+:class:`Activation`. With :math:`\theta = \operatorname{atan2}(\sqrt{q q' - k^2}, k)`
 (NT's stable form of :math:`\arccos(k/\sqrt{q q'})`):
 
 .. math::
@@ -59,6 +60,17 @@ function, see :class:`Activation`. With :math:`\theta = \operatorname{atan2}(\sq
     \text{erf:}\quad \mathbb E[\phi(u)\phi(u')] = \frac{2}{\pi}
         \arcsin\frac{2k}{\sqrt{(1 + 2q)(1 + 2q')}}, \qquad
     \mathbb E[\phi'(u)\phi'(u')] = \frac{4}{\pi} \frac{1}{\sqrt{(1 + 2q)(1 + 2q') - 4k^2}}.
+
+GELU, :math:`\phi(x) = x\Phi(x)`, with :math:`D = (1 + q)(1 + q') - k^2 > 0`,
+:math:`\vartheta = \arcsin\big(k / \sqrt{(1 + q)(1 + q')}\big)` and
+:math:`c = \frac{1}{1 + q} + \frac{1}{1 + q'} - 1`:
+
+.. math::
+
+    \mathbb E[\phi(u)\phi(u')] = k\Big(\frac14 + \frac{\vartheta}{2\pi}\Big)
+        + \frac{q q' + c k^2}{2\pi\sqrt D}, \qquad
+    \mathbb E[\phi'(u)\phi'(u')] = \frac14 + \frac{\vartheta}{2\pi}
+        + \frac{k\,\big(D(1 + 2c) + q q' + c k^2\big)}{2\pi D^{3/2}}
 
 A block k(X, Z) is computed from the input Gram block X Z^T and the two diagonals only,
 layer by layer, in row tiles that stay in cache: memory is the (n, m) output plus a few
@@ -72,6 +84,9 @@ References:
     neural net", NeurIPS 2019, Sec. 3 (the same recursion, ReLU); Cho & Saul, "Kernel
     methods for deep learning", NeurIPS 2009, Sec. 2 (arc-cosine kernels of degree 0
     and 1); Williams, "Computing with infinite networks", NeurIPS 1996 (erf);
+    Tsuchida et al., "Avoiding kernel fixed points: computing with ELU and GELU infinite
+    networks", AAAI 2021 (a GELU covariance; the forms here are derived independently
+    and checked against quadrature);
     Novak et al., "Neural Tangents", ICLR 2020 (the conventions matched here);
     Sohl-Dickstein et al., "On the infinite width limit of neural networks with a
     standard parameterization", arXiv 2001.07301 (standard parameterization).
@@ -156,6 +171,37 @@ class _ClosedForm:
     diag: Callable[..., Pair]
 
 
+def _gelu_pair(qx, qz, k, derivative: bool, angle_tol: float) -> Pair:
+    # GELU(x) = x Phi(x). With D = (1+q)(1+q') - k^2 >= 1 + q + q' > 0 and
+    # theta = arcsin(k / sqrt((1+q)(1+q'))) = atan2(k, sqrt(D)):
+    #   E = k/4 + k theta/(2 pi) + [q q' + k^2 (1/(1+q) + 1/(1+q') - 1)] / (2 pi sqrt(D))
+    # (Gaussian integration by parts on u v 1{u > xi} 1{v > xi'}), and by Price's theorem
+    # E[phi' phi'] = dE/dk = 1/4 + theta/(2 pi) + k (D (1 + 2c) + N) / (2 pi D^{3/2}),
+    # c = 1/(1+q) + 1/(1+q') - 1, N the bracket above.                        (r, m)
+    c = (1.0 + qx).reciprocal() + (1.0 + qz).reciprocal() - 1.0
+    D = ((1.0 + qx) * (1.0 + qz)).addcmul_(k, k, value=-1.0)
+    root = D.sqrt()
+    theta = torch.atan2(k, root)
+    N = (qx * qz).addcmul_(c, k * k)
+    nngp = theta.mul(1.0 / _TWO_PI).add_(0.25).mul_(k).add_(N / (_TWO_PI * root))
+    if not derivative:
+        return nngp, None
+    dot = theta.mul_(1.0 / _TWO_PI).add_(0.25)
+    dot.add_(k * (D * (1.0 + 2.0 * c) + N) / (_TWO_PI * D * root))
+    return nngp, dot
+
+
+def _gelu_diag(q: torch.Tensor, derivative: bool) -> Pair:
+    # the pair formulas at q = q' = k: D = 1 + 2q, theta = arcsin(q / (1 + q))
+    theta = torch.asin(q / (1.0 + q))
+    root = (1.0 + 2.0 * q).sqrt()
+    nngp = q * (0.25 + theta / _TWO_PI) + q * q / (math.pi * (1.0 + q) * root)
+    if not derivative:
+        return nngp, None
+    dot = 0.25 + theta / _TWO_PI + q * (3.0 + 5.0 * q) / (_TWO_PI * (1.0 + q) * root**3)
+    return nngp, dot
+
+
 # --- any elementwise function by quadrature --------------------------------------------
 
 
@@ -185,7 +231,8 @@ class Activation:
 
     Warning:
         The cost is ~2e4 function evaluations per kernel entry and layer (piecewise),
-        against a few flops for the closed forms; use ``"relu"``/``"erf"`` where they
+        against a few flops for the closed forms; use ``"relu"``/``"erf"``/``"gelu"`` where
+        they
         apply.
     """
 
@@ -297,7 +344,9 @@ class Activation:
 ACTIVATIONS: dict[str, _ClosedForm | Activation] = {
     "relu": _ClosedForm("relu", _relu_pair, _relu_diag),
     "erf": _ClosedForm("erf", _erf_pair, _erf_diag),
-    "gelu": Activation(F.gelu),  # exact GELU, x Phi(x): NT's Gelu(approximate=False)
+    # exact GELU, x Phi(x) (NT's Gelu(approximate=False)); closed forms derived in
+    # _gelu_pair, checked against quadrature and Monte Carlo in tests/kernels/test_infinite.py
+    "gelu": _ClosedForm("gelu", _gelu_pair, _gelu_diag),
     "tanh": Activation(torch.tanh),
 }
 
@@ -456,7 +505,7 @@ class NNGP(_FullyConnected):
         depth: L >= 1, the number of hidden layers (the depth-0 linear model
             :math:`\sigma_w^2 x^\top x'/d + \sigma_b^2` is :class:`lmech.kernels.Linear`
             up to scale).
-        activation: ``"relu"``, ``"erf"`` (closed forms), ``"gelu"``, ``"tanh"``
+        activation: ``"relu"``, ``"erf"``, ``"gelu"`` (closed forms), ``"tanh"``
             (quadrature), any elementwise torch callable, or an :class:`Activation`.
         weight_std: :math:`\sigma_w` (NT's ``W_std``), one number or depth + 1 numbers
             (one per dense layer, readout last).
