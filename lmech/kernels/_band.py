@@ -36,6 +36,7 @@ another path.
 from __future__ import annotations
 
 import ctypes
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -57,14 +58,24 @@ class _Blas:
     scalar: type  # ctypes.c_double or ctypes.c_float
 
 
-def _capsule_function(module, name: str, argtypes: list) -> ctypes._CFuncPtr:
+# the C signature (the capsule's name) both routines must have: 32-bit BLAS integers and
+# the real type T; anything else (an ILP64 build, say) is refused rather than called
+_SIGNATURE = "void (char *, char *, int *, int *, T *, T *, int *, T *, int *, T *, T *, int *)"
+
+
+def _capsule_function(module, name: str, argtypes: list, real: str) -> ctypes._CFuncPtr:
     api = ctypes.pythonapi
     api.PyCapsule_GetName.restype = ctypes.c_char_p
     api.PyCapsule_GetName.argtypes = [ctypes.py_object]
     api.PyCapsule_GetPointer.restype = ctypes.c_void_p
     api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
     capsule = module.__pyx_capi__[name]
-    pointer = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    signature = api.PyCapsule_GetName(capsule)
+    # Cython names the real types __pyx_t_<module path>_d (double) and ..._s (float)
+    generic = re.sub(rf"__pyx_t_\w+_{real}\b", "T", signature.decode())
+    if generic != _SIGNATURE:
+        raise TypeError(f"unexpected signature of {name}: {signature.decode()}")
+    pointer = api.PyCapsule_GetPointer(capsule, signature)
     return ctypes.CFUNCTYPE(None, *argtypes)(pointer)
 
 
@@ -119,8 +130,8 @@ def native_blas(dtype: np.dtype) -> _Blas | None:
         prefix, scalar = ("d", ctypes.c_double) if dtype == np.float64 else ("s", ctypes.c_float)
         c, i, p, s = ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_void_p, ctypes.c_void_p
         blas = _Blas(
-            symm=_capsule_function(cython_blas, prefix + "symm", [c, c, i, i, s, p, i, p, i, s, p, i]),
-            syr2k=_capsule_function(cython_blas, prefix + "syr2k", [c, c, i, i, s, p, i, p, i, s, p, i]),
+            symm=_capsule_function(cython_blas, prefix + "symm", [c, c, i, i, s, p, i, p, i, s, p, i], prefix),
+            syr2k=_capsule_function(cython_blas, prefix + "syr2k", [c, c, i, i, s, p, i, p, i, s, p, i], prefix),
             scalar=scalar,
         )  # fmt: skip
         rng = np.random.default_rng(0)
@@ -135,7 +146,7 @@ def native_blas(dtype: np.dtype) -> _Blas | None:
         ok = np.allclose(X, expected_x, atol=tol)
         ok &= np.allclose(np.tril(S[2:, 2:]), np.tril(expected_s), atol=tol)
         return blas if ok else None
-    except Exception:  # no Cython BLAS capsules in this SciPy build: the caller falls back
+    except Exception:  # no (LP64) Cython BLAS capsules in this SciPy build: callers fall back
         return None
 
 

@@ -149,3 +149,20 @@ def test_learning_curve_matches_direct_solves_at_every_size():
         c = torch.linalg.solve(K + row.ridge * torch.eye(row.n, dtype=K.dtype), d.y_train[: row.n])
         mse = float(((gram(k, d.X_test, d.X_train[: row.n]) @ c - d.y_test) ** 2).mean())
         assert row.test_mse == pytest.approx(mse, rel=1e-9)
+
+
+def test_blas_routines_with_another_signature_are_refused():
+    # an ILP64 build (64-bit integers) would be called with the wrong argument sizes: the
+    # capsule's C signature is checked before any call
+    import ctypes
+    import types
+
+    from lmech.kernels._band import _capsule_function
+
+    api = ctypes.pythonapi
+    api.PyCapsule_New.restype = ctypes.py_object
+    api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    name = b"void (char *, char *, long *, long *, double *, double *, long *, double *, long *, double *, double *, long *)"
+    fake = types.SimpleNamespace(__pyx_capi__={"dsymm": api.PyCapsule_New(1, name, None)})
+    with pytest.raises(TypeError, match="unexpected signature"):
+        _capsule_function(fake, "dsymm", [], "d")
