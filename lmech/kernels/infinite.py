@@ -192,14 +192,7 @@ def _gelu_pair(qx, qz, k, derivative: bool, angle_tol: float) -> Pair:
 
 
 def _gelu_diag(q: torch.Tensor, derivative: bool) -> Pair:
-    # the pair formulas at q = q' = k: D = 1 + 2q, theta = arcsin(q / (1 + q))
-    theta = torch.asin(q / (1.0 + q))
-    root = (1.0 + 2.0 * q).sqrt()
-    nngp = q * (0.25 + theta / _TWO_PI) + q * q / (math.pi * (1.0 + q) * root)
-    if not derivative:
-        return nngp, None
-    dot = 0.25 + theta / _TWO_PI + q * (3.0 + 5.0 * q) / (_TWO_PI * (1.0 + q) * root**3)
-    return nngp, dot
+    return _gelu_pair(q, q, q, derivative, 0.0)  # q = q' = k; D = 1 + 2q stays > 0
 
 
 # --- any elementwise function by quadrature --------------------------------------------
@@ -232,8 +225,7 @@ class Activation:
     Warning:
         The cost is ~2e4 function evaluations per kernel entry and layer (piecewise),
         against a few flops for the closed forms; use ``"relu"``/``"erf"``/``"gelu"`` where
-        they
-        apply.
+        they apply.
     """
 
     fn: Callable[[torch.Tensor], torch.Tensor]

@@ -102,9 +102,17 @@ def _ridge_path_band(K, Y, ridges, K_test, workspace=None, overwrite_k=False):
             workspace = np.empty(n * n, dtype=dtype)
         A = workspace[: n * n].reshape((n, n), order="F")
         np.copyto(A, K.numpy().T)
-    diagonal = A.diagonal().copy()
+    diagonal = A.diagonal().copy() if overwrite_k else None
+
+    def give_up():  # the caller falls back to K itself: hand it back intact
+        if overwrite_k:  # the reduction wrote only A's lower triangle and diagonal
+            upper = np.triu(A, 1)
+            A[...] = upper + upper.T
+            A[np.diag_indices(n)] = diagonal
+
     reduction = band_reduce(A, n)
-    if reduction is None:
+    if reduction is None:  # no native BLAS (A untouched) or a failed panel QR
+        give_up()
         return None
     Yn = Y.numpy()
     k = Yn.shape[1]
@@ -112,11 +120,8 @@ def _ridge_path_band(K, Y, ridges, K_test, workspace=None, overwrite_k=False):
     Z = np.empty((n, deltas.size * k), dtype=dtype)
     for r, delta in enumerate(deltas):
         z = reduction.solve_shifted(C, float(delta))
-        if z is None:  # K + delta I is not positive definite: hand K back intact
-            if overwrite_k:  # the reduction wrote only A's lower triangle
-                upper = np.triu(A, 1)
-                A[...] = upper + upper.T
-                A[np.diag_indices(n)] = diagonal
+        if z is None:  # K + delta I is not numerically positive definite
+            give_up()
             return None
         Z[:, r * k : (r + 1) * k] = z
     reduction.apply_q(Z)
@@ -244,7 +249,6 @@ def krr_learning_curve(
     dev = torch.device(device)
     ridge_t = torch.as_tensor(deltas, dtype=dtype, device=dev)
     rows = []
-    # one reusable buffer for the CPU band reduction (see _ridge_path_band)
     # the CPU band reduction (see _ridge_path_band) works in one reusable buffer for every
     # size but a trial's largest, which it reduces in the trial's own Gram matrix
     workspace = None
