@@ -6,12 +6,12 @@
 
 Part 1 trains E muP MLPs (16 -> 256 -> 256 -> 1, tanh, float32) for T minibatch SGD steps
 (batch 32 of 1024 teacher-student points, one learning rate per member) twice: as one
-:func:`lmech.nn.ensemble.train` program, and as a Python loop over E ``torch.nn.Module``
+:func:`lmech.experiment.ensemble.train` program, and as a Python loop over E ``torch.nn.Module``
 copies, each with its own ``torch.optim.SGD`` (per-layer lr groups from
 :func:`lmech.nn.param.param_groups`) on the same batches. It prints both times, the
 throughput ratio and the largest parameter difference between the two (float32
 round-off). Part 2 times a coordinate check (3 SGD steps, 3 seeds, widths 64..1024, 2-class cross-entropy) with
-``lmech.nn.coord_check`` and with ``mup.coord_check.get_coord_data`` (MuReadout model,
+``lmech.experiment.coord_check`` and with ``mup.coord_check.get_coord_data`` (MuReadout model,
 MuSGD) when mup can be imported.
 """
 
@@ -26,8 +26,8 @@ import types
 import numpy as np
 import torch
 
-from lmech.nn.coord import coord_check
-from lmech.nn.ensemble import Ensemble, member_batches, train
+from lmech.experiment.coord import coord_check
+from lmech.experiment.ensemble import Ensemble, member_batches, train
 from lmech.nn.models import MLPSpec, build
 from lmech.nn.param import Parameterization, param_groups
 
@@ -113,7 +113,7 @@ def bench_coord(widths, skip_mup: bool) -> None:
     )  # fmt: skip
     t_lmech = time.perf_counter() - t0
     print(f"== coordinate check, widths {list(widths)}, 3 SGD steps, 3 seeds, batch 64")
-    print(f"lmech.nn.coord_check : {t_lmech:7.2f} s")
+    print(f"lmech.experiment.coord_check : {t_lmech:7.2f} s")
     if skip_mup:
         print("mup: skipped (--skip-mup)")
         return

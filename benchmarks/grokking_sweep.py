@@ -31,7 +31,8 @@ import torch
 from _timing import timed
 
 from lmech.data.groups import cyclic, train_test_split
-from lmech.nn.group import GroupMLP, group_data, train_on_group
+from lmech.experiment.group import train_on_group
+from lmech.nn.group import GroupMLP, group_data
 
 LR, WD, WIDTH = 5e-3, 2e-4, 128
 

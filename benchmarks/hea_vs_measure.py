@@ -5,7 +5,7 @@ garments-vs-rest task (the data and kernel of the ``hea-learning-curve-fashion-m
 law: images centred and rescaled to E|x|^2 = 1, RBF bandwidth 2, ridge 1e-3) at sample
 sizes log-spaced from 10 to ``--max-n`` (10,000):
 
-* **measure**: :func:`lmech.kernels.krr.krr_learning_curve`, lmech's own KRR engine
+* **measure**: :func:`lmech.experiment.krr.krr_learning_curve`, lmech's own KRR engine
   (float64, one Gram matrix per trial, one factorization per (n, trial)), with the trial
   counts a careful user would take (20 at small n down to 2 at n = 10,000) and 2,000 test
   images per trial;
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from _timing import timed
 
+from lmech.experiment.pool import held_out_pool_experiment
 from lmech.kernels.base import RBF
 from lmech.laws._hea import image_task
-from lmech.laws._learning_curve import held_out_pool_experiment
 from lmech.predict import hea_decompose
 
 TARGET = 100.0

@@ -9,7 +9,7 @@ Both compute the test mean squared error of kernel ridge regression with the RBF
 
 on the grid sizes x ridges x trials, from the same training prefixes X_{:n} and test sets:
 
-* lmech: :func:`lmech.kernels.krr.krr_learning_curve` with :class:`lmech.kernels.base.RBF`,
+* lmech: :func:`lmech.experiment.krr.krr_learning_curve` with :class:`lmech.kernels.base.RBF`,
   float64 on the CPU (one Gram matrix per trial, one orthogonal reduction to band form
   K = Q B Q^T per (n, trial) serving every ridge through banded Cholesky solves);
 * scikit-learn: ``KernelRidge(kernel="rbf", gamma=RBF.gamma, alpha=delta)`` fitted and
@@ -92,8 +92,8 @@ from _timing import timed  # noqa: E402  (benchmarks/ is on sys.path when run as
 from sklearn.kernel_ridge import KernelRidge  # noqa: E402
 from sklearn.metrics import mean_squared_error  # noqa: E402
 
+from lmech.experiment.krr import TrialData, krr_learning_curve  # noqa: E402
 from lmech.kernels.base import RBF  # noqa: E402
-from lmech.kernels.krr import TrialData, krr_learning_curve  # noqa: E402
 
 RTOL = 1e-6  # max relative difference of test MSE between the two methods
 SPEED_TARGET = 10.0  # the target for sklearn_time / lmech_time

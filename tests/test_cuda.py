@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from lmech.data.groups import cyclic
+from lmech.experiment.ensemble import Ensemble, train
+from lmech.experiment.group import train_on_group
+from lmech.experiment.krr import TrialData, krr_learning_curve, ridge_path
 from lmech.kernels.base import RBF, gram
-from lmech.kernels.krr import TrialData, krr_learning_curve, ridge_path
-from lmech.nn.ensemble import Ensemble, train
-from lmech.nn.group import train_on_group
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 from tests.tolerances import ATOL, RTOL

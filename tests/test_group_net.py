@@ -6,7 +6,8 @@ import torch
 
 from lmech.data.groups import cyclic, get_group, train_test_split
 from lmech.errors import ConfigError
-from lmech.nn.group import GroupMLP, group_data, train_on_group
+from lmech.experiment.group import train_on_group
+from lmech.nn.group import GroupMLP, group_data
 
 
 def test_group_data_and_forward():

@@ -27,7 +27,6 @@ __all__ = [
     "hea_theory",
     "hea_figure",
     "image_task",
-    "split_pool",
 ]
 
 THEORY_COLUMNS = (
@@ -60,18 +59,6 @@ def image_task(dataset: str, positive: tuple[int, ...]) -> tuple[np.ndarray, np.
     X /= np.sqrt((X * X).sum(axis=1).mean())
     y = np.where(np.isin(labels, positive), 1.0, -1.0)
     return X, y
-
-
-def split_pool(num: int, pool_size: int, split_seed: int, needed: int):
-    """(pool indices, the rest) of a seeded permutation; ConfigError if the rest is short."""
-    perm = np.random.default_rng(split_seed).permutation(num)
-    pool, rest = perm[:pool_size], perm[pool_size:]
-    if needed > rest.size:
-        raise ConfigError(
-            f"the largest size plus test points ({needed}) exceeds the {rest.size} samples "
-            "outside the pool; lower them or pool_size"
-        )
-    return pool, rest
 
 
 def hea_theory(

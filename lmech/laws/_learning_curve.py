@@ -13,7 +13,6 @@ from matplotlib.figure import Figure
 
 from lmech.errors import ConfigError, InputError
 from lmech.kernels.base import Kernel
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws.base import Verdict
 from lmech.predict import dense_grid
 from lmech.spectra.empirical import pool_eigensystem
@@ -24,7 +23,6 @@ __all__ = [
     "THEORY_COLUMNS",
     "EXPERIMENT_COLUMNS",
     "held_out_pool_theory",
-    "held_out_pool_experiment",
     "check_curve_grid",
     "summarize",
     "joined",
@@ -164,34 +162,3 @@ def held_out_pool_theory(
     lam, coef = pool_eigensystem(kernel, torch.from_numpy(X_pool), torch.from_numpy(Y_pool))
     power = coef**2 if coef.ndim == 1 else (coef**2).mean(axis=1)
     return learning_curve(lam, np.sqrt(power), dense_sizes(sizes), list(ridges))
-
-
-def held_out_pool_experiment(
-    kernel: Kernel,
-    X: np.ndarray,
-    Y: np.ndarray,
-    rest: np.ndarray,
-    sizes,
-    ridges,
-    trials: int | tuple[int, ...],
-    *,
-    seed: int,
-    device: str,
-    test_points: int | None = None,
-) -> pd.DataFrame:
-    """Measured KRR curve: each trial shuffles ``rest`` (indices not in the pool), trains on
-    the first n_max (prefixes give smaller n) and tests on the next ``test_points`` (all
-    remaining when None). ``trials``: one count, or one per size."""
-
-    def sample(trial: int, n_max: int) -> TrialData:
-        order = np.random.default_rng([seed, trial]).permutation(rest)
-        stop = None if test_points is None else n_max + test_points
-        train, test = order[:n_max], order[n_max:stop]
-        return TrialData(
-            torch.from_numpy(X[train]),
-            torch.from_numpy(Y[train]),
-            torch.from_numpy(X[test]),
-            torch.from_numpy(Y[test]),
-        )
-
-    return krr_learning_curve(kernel, sample, sizes, ridges, trials, device=device)

@@ -21,7 +21,7 @@ System:
     Teacher-student batch (64 points, d = 16, see :mod:`lmech.laws._transfer`), a tanh
     MLP 16 -> n -> n -> n -> 1 (:class:`lmech.nn.models.MLPSpec` depth 3) in muP (base
     width 64) and in SP, weight_std 1, float64, SGD lr 0.1, MSE, 3 seeds per width
-    trained as one vmapped ensemble per width (:func:`lmech.nn.coord.coord_check`).
+    trained as one vmapped ensemble per width (:func:`lmech.experiment.coord.coord_check`).
 
 Measurement:
     rms over batch and coordinates of h_t - h_0 at t = 1, 2, 3 for the input layer's
@@ -63,9 +63,9 @@ from matplotlib.figure import Figure
 
 from lmech import progress
 from lmech.errors import ConfigError
+from lmech.experiment.coord import _layer_order, coord_check, coord_slopes
 from lmech.laws._transfer import check_task, task_data
 from lmech.laws.base import Law, Verdict
-from lmech.nn.coord import _layer_order, coord_check, coord_slopes
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 

@@ -54,6 +54,7 @@ import pandas as pd
 
 from lmech.data.digits import load_digits_data, one_hot_targets
 from lmech.errors import ConfigError
+from lmech.experiment.pool import held_out_pool_experiment
 from lmech.kernels.base import RBF
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
@@ -61,7 +62,6 @@ from lmech.laws._learning_curve import (
     THEORY_COLUMNS,
     check_curve_grid,
     compare_test_mse,
-    held_out_pool_experiment,
     held_out_pool_theory,
     learning_curve_figure,
 )

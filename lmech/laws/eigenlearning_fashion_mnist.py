@@ -50,6 +50,7 @@ import pandas as pd
 
 from lmech.data.loaders import binary_task, flatten_images, load_fashion_mnist
 from lmech.errors import ConfigError
+from lmech.experiment.pool import held_out_pool_experiment
 from lmech.kernels.infinite import NTK
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
@@ -57,7 +58,6 @@ from lmech.laws._learning_curve import (
     THEORY_COLUMNS,
     check_curve_grid,
     compare_test_mse,
-    held_out_pool_experiment,
     held_out_pool_theory,
     learning_curve_figure,
 )

@@ -53,8 +53,8 @@ import torch
 
 from lmech.data.synthetic import GaussianPowerLaw
 from lmech.errors import ConfigError
+from lmech.experiment.krr import TrialData, krr_learning_curve
 from lmech.kernels.base import Linear
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     METRIC,

@@ -54,6 +54,7 @@ from matplotlib.figure import Figure
 
 from lmech.data.groups import cyclic
 from lmech.errors import ConfigError
+from lmech.experiment.group import train_on_group
 from lmech.laws._grokking import (
     EXPERIMENT_COLUMNS,
     curve_rows,
@@ -64,7 +65,7 @@ from lmech.laws._grokking import (
 )
 from lmech.laws.base import Law, Verdict
 from lmech.measure.fourier import single_irrep_fraction
-from lmech.nn.group import GroupMLP, group_data, train_on_group
+from lmech.nn.group import GroupMLP, group_data
 from lmech.theory.grokking import backprop_gradient
 
 TOLERANCE = 1.0

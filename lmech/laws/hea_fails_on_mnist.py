@@ -60,14 +60,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lmech.errors import ConfigError
+from lmech.experiment.pool import held_out_pool_experiment, split_pool
 from lmech.kernels.base import RBF
-from lmech.laws._hea import THEORY_COLUMNS, hea_theory, image_task, split_pool
+from lmech.laws._hea import THEORY_COLUMNS, hea_theory, image_task
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,
     check_curve_grid,
     compare_test_mse,
     draw_learning_curves,
-    held_out_pool_experiment,
 )
 from lmech.laws.base import Law, Verdict
 

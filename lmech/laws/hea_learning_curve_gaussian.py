@@ -59,8 +59,8 @@ import pandas as pd
 import torch
 
 from lmech.errors import ConfigError
+from lmech.experiment.krr import TrialData, krr_learning_curve
 from lmech.kernels.base import RBF
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.laws._hea import THEORY_COLUMNS, hea_figure, hea_theory
 from lmech.laws._learning_curve import (
     EXPERIMENT_COLUMNS,

@@ -28,7 +28,7 @@ System:
 Measurement:
     K = sum_p lr_p J_p J_p^T on the first 32 training points (lr_p the per-parameter
     learning rate; the kernel of the training dynamics) at the start and the end of
-    training (:mod:`lmech.nn.ensemble` observer ``ntk_change``), averaged over seeds.
+    training (:mod:`lmech.experiment.ensemble` observer ``ntk_change``), averaged over seeds.
 
 Where theory and experiment part:
     The proportionality is first order in gamma; second-order terms make the curve
@@ -63,9 +63,9 @@ from matplotlib.figure import Figure
 
 from lmech import progress
 from lmech.errors import ConfigError
+from lmech.experiment.ensemble import Ensemble, train
 from lmech.laws._transfer import check_task, task_data
 from lmech.laws.base import Law, Verdict
-from lmech.nn.ensemble import Ensemble, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 

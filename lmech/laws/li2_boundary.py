@@ -55,8 +55,8 @@ from matplotlib.figure import Figure
 from lmech import progress
 from lmech.data.groups import cyclic
 from lmech.errors import ConfigError
+from lmech.experiment.group import train_on_group
 from lmech.laws.base import Law, Verdict
-from lmech.nn.group import train_on_group
 
 TOLERANCE = 0.9
 METRIC = "share_of_runs_separated"

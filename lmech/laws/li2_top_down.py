@@ -108,7 +108,7 @@ def theory(spec: Spec) -> pd.DataFrame:
 
 
 def _train(ens, X, Y, mask, spec, steps, seed):
-    from lmech.nn.ensemble import train
+    from lmech.experiment.ensemble import train
 
     train(
         ens,
@@ -126,7 +126,7 @@ def _train(ens, X, Y, mask, spec, steps, seed):
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
-    from lmech.nn.ensemble import Ensemble
+    from lmech.experiment.ensemble import Ensemble
 
     g = cyclic(spec.M)
     X, Y = group_data(g)

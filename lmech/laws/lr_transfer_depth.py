@@ -61,9 +61,9 @@ from matplotlib.figure import Figure
 
 from lmech import progress
 from lmech.errors import ConfigError
+from lmech.experiment.ensemble import Ensemble, train
 from lmech.laws._transfer import capped, check_task, learning_rates, optimal_log2_lr, task_data
 from lmech.laws.base import Law, Verdict
-from lmech.nn.ensemble import Ensemble, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 

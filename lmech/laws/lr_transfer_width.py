@@ -18,7 +18,7 @@ System:
     MLP 16 -> n -> n -> 1 (one hidden n x n matrix) in muP (base width 64) and SP,
     weight_std 1, float32, minibatch SGD (batch 32) for 100 steps, MSE; the learning
     rates 2^-8 .. 2^-1 (one per octave) and the seeds of one width are one vmapped
-    ensemble (:mod:`lmech.nn.ensemble`).
+    ensemble (:mod:`lmech.experiment.ensemble`).
 
 Measurement:
     The full training loss after the budget, averaged over seeds (diverged runs count as
@@ -57,9 +57,9 @@ from matplotlib.figure import Figure
 
 from lmech import progress
 from lmech.errors import ConfigError
+from lmech.experiment.ensemble import Ensemble, train
 from lmech.laws._transfer import capped, check_task, learning_rates, optimal_log2_lr, task_data
 from lmech.laws.base import Law, Verdict
-from lmech.nn.ensemble import Ensemble, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 

@@ -53,8 +53,8 @@ import torch
 
 from lmech import progress
 from lmech.errors import ConfigError
+from lmech.experiment.random_features import nested_population_flow
 from lmech.laws.base import Law, Verdict
-from lmech.laws.rf_scaling_exponents import nested_population_flow
 from lmech.theory.scaling import (
     compute_optimal_allocation,
     compute_optimal_exponents,

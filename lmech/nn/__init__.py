@@ -1,8 +1,8 @@
-"""Torch models, parameterizations (SP/NTK/muP/mean-field, richness, depth scaling),
-ensembles trained as one vmapped program, and the coordinate check."""
+"""Torch models and parameterizations (SP/NTK/muP/mean-field, richness, depth scaling).
 
-from lmech.nn.coord import coord_check, coord_figure, coord_slopes
-from lmech.nn.ensemble import Ensemble, EnsembleRun, train
+The engines that train them (vmapped ensembles, the coordinate check, group training)
+are in :mod:`lmech.experiment`."""
+
 from lmech.nn.mlp import NTKMLP, NTKDense, StackedMLP, activation_fn
 from lmech.nn.models import MLP, MLPSpec, build
 from lmech.nn.param import (
@@ -30,10 +30,4 @@ __all__ = [
     "MLPSpec",
     "MLP",
     "build",
-    "Ensemble",
-    "EnsembleRun",
-    "train",
-    "coord_check",
-    "coord_slopes",
-    "coord_figure",
 ]

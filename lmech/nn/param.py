@@ -257,7 +257,7 @@ def parameterize(
     weight is redrawn from N(0, init_std^2) and its bias set to zero. The table (also
     stored as ``model.lmech_table``) gives each parameter's role and lr factor; build
     optimizer groups from it with :func:`param_groups` or train with
-    :mod:`lmech.nn.ensemble`. Applying again replaces the previous multipliers.
+    :mod:`lmech.experiment.ensemble`. Applying again replaces the previous multipliers.
 
     Args:
         model: any module whose trainable maps are ``nn.Linear`` layers (weights

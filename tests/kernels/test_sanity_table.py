@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from lmech.data.synthetic import GaussianPowerLaw
+from lmech.experiment.krr import TrialData, krr_learning_curve
 from lmech.kernels.base import Linear
-from lmech.kernels.krr import TrialData, krr_learning_curve
 from lmech.spectra.powerlaw import power_law
 from lmech.theory import learning_curve
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lmech.errors import ConfigError, InputError
-from lmech.nn.ensemble import Ensemble, train
+from lmech.experiment.ensemble import Ensemble, train
 from lmech.nn.mlp import NTKMLP
 from lmech.nn.models import MLP, MLPSpec, build
 from lmech.nn.param import Parameterization, param_table, parameterize

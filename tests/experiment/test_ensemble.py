@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lmech.errors import ConfigError, InputError
-from lmech.nn.ensemble import Ensemble, train
+from lmech.experiment.ensemble import Ensemble, train
 from lmech.nn.models import MLPSpec, build
 from lmech.nn.param import Parameterization, param_groups
 from tests.tolerances import ATOL, RTOL

@@ -30,7 +30,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lmech.errors import InputError
-from lmech.nn.ensemble import Ensemble, check_learning_rates, train
+from lmech.experiment.ensemble import Ensemble, check_learning_rates, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 

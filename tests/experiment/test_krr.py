@@ -4,8 +4,8 @@ import torch
 from sklearn.kernel_ridge import KernelRidge
 
 from lmech.errors import InputError
+from lmech.experiment.krr import TrialData, krr_learning_curve, ridge_path
 from lmech.kernels.base import RBF, gram
-from lmech.kernels.krr import TrialData, krr_learning_curve, ridge_path
 
 
 def _data(n=60, m=25, d=4, seed=0):
@@ -78,7 +78,7 @@ def test_band_cholesky_and_eigen_paths_agree(ridges):
     # the CPU band path, the Cholesky path and the eigendecomposition path (used on CUDA
     # and for a zero ridge) are three factorizations of the same solve; n = 80 > 64 so the
     # band path applies one block reflector
-    from lmech.kernels.krr import _ridge_path_band, _ridge_path_cholesky, _ridge_path_eigh
+    from lmech.experiment.krr import _ridge_path_band, _ridge_path_cholesky, _ridge_path_eigh
 
     X, y, Xs, _ = _data(n=80)
     k = RBF(0.7)

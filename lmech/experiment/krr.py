@@ -31,11 +31,12 @@ import torch
 
 from lmech._validate import as_positive_sizes, as_ridges
 from lmech.errors import InputError
-from lmech.kernels._band import band_reduce
+from lmech.experiment._band import band_reduce
 from lmech.kernels.base import Kernel, gram
 from lmech.progress import task as progress_task
+from lmech.spectra.empirical import eigh
 
-__all__ = ["TrialData", "ridge_path", "krr_learning_curve", "eigh"]
+__all__ = ["TrialData", "ridge_path", "krr_learning_curve"]
 
 
 @dataclass(frozen=True)
@@ -52,21 +53,6 @@ class TrialData:
     y_test: torch.Tensor  # (m,) or (m, k)
 
 
-def eigh(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric eigendecomposition; LAPACK ``syevd`` through SciPy on CPU, torch elsewhere.
-
-    On 2 CPU cores, n = 4000, float64: SciPy 1.17's ``evd`` driver (OpenBLAS) took
-    5.4-6.5 s against 8.3-8.6 s for ``torch.linalg.eigh`` (torch 2.13, MKL), measured
-    side by side in one process (issue 2 note).
-    """
-    if K.device.type == "cpu":
-        import scipy.linalg
-
-        s, U = scipy.linalg.eigh(K.numpy(), driver="evd", check_finite=False)
-        return torch.from_numpy(s), torch.from_numpy(U)
-    return torch.linalg.eigh(K)
-
-
 def _ridge_path_eigh(K, Y, ridges, K_test):
     s, U = eigh(K)
     b = U.T @ Y  # (n, k) eigen-coefficients of y
@@ -80,7 +66,7 @@ def _ridge_path_eigh(K, Y, ridges, K_test):
 
 
 def _ridge_path_band(K, Y, ridges, K_test, workspace=None, overwrite_k=False):
-    """CPU path: K = Q B Q^T with B banded (:mod:`lmech.kernels._band`) once, then one
+    """CPU path: K = Q B Q^T with B banded (:mod:`lmech.experiment._band`) once, then one
     banded Cholesky solve (B + delta I) z = Q^T y per ridge; c_delta = Q z. Returns None
     when a ridge is too small for K + delta I to be numerically positive definite or the
     native BLAS is unavailable (the caller then uses the eigendecomposition).
@@ -168,10 +154,10 @@ def ridge_path(
     eigenvalues with s + delta <= n eps max(s) are treated as zero (pseudo-inverse, which only
     matters at delta = 0 on a singular Gram matrix). On CPU with every ridge above the floor
     n eps max(diag K) it is an orthogonal reduction to band form K = Q B Q^T (half-bandwidth
-    64, all BLAS-3, :mod:`lmech.kernels._band`), c_delta = Q (B + delta I)^{-1} Q^T y with
+    64, all BLAS-3, :mod:`lmech.experiment._band`), c_delta = Q (B + delta I)^{-1} Q^T y with
     one banded Cholesky solve per ridge: at n = 4000 on 2 cores it costs 1.2-1.3 s for
     20 ridges against 5.4-6.5 s for the eigendecomposition; both agree to ~1e-12
-    (tests/kernels/test_krr.py). With at most ``CHOLESKY_MAX_RIDGES`` ridges (all above that
+    (tested against dense solves). With at most ``CHOLESKY_MAX_RIDGES`` ridges (all above that
     floor) each ridge gets its own Cholesky factorization instead, on any device.
 
     Args:

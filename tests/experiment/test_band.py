@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from lmech.kernels._band import band_reduce, native_blas
-from lmech.kernels.base import RBF, gram
-from lmech.kernels.krr import (
+from lmech.experiment._band import band_reduce, native_blas
+from lmech.experiment.krr import (
     TrialData,
     _ridge_path_band,
     _ridge_path_eigh,
     krr_learning_curve,
     ridge_path,
 )
+from lmech.kernels.base import RBF, gram
 
 
 def _symmetric(n, seed=0, dtype=np.float64):
@@ -157,7 +157,7 @@ def test_blas_routines_with_another_signature_are_refused():
     import ctypes
     import types
 
-    from lmech.kernels._band import _capsule_function
+    from lmech.experiment._band import _capsule_function
 
     api = ctypes.pythonapi
     api.PyCapsule_New.restype = ctypes.py_object

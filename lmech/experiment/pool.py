@@ -1,0 +1,62 @@
+"""Held-out pool splits of a real dataset, and the KRR learning curve measured on the rest.
+
+A seeded permutation splits the samples into a *pool* (which a theory may read, e.g. to
+estimate an eigensystem or a Hermite decomposition) and the *rest*, from which every
+measurement trial draws its training and test sets; the theory never sees a measured
+sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmech.errors import ConfigError
+from lmech.experiment.krr import TrialData, krr_learning_curve
+from lmech.kernels.base import Kernel
+
+__all__ = ["split_pool", "held_out_pool_experiment"]
+
+
+def split_pool(num: int, pool_size: int, split_seed: int, needed: int):
+    """(pool indices, the rest) of a seeded permutation; ConfigError if the rest is short."""
+    perm = np.random.default_rng(split_seed).permutation(num)
+    pool, rest = perm[:pool_size], perm[pool_size:]
+    if needed > rest.size:
+        raise ConfigError(
+            f"the largest size plus test points ({needed}) exceeds the {rest.size} samples "
+            "outside the pool; lower them or pool_size"
+        )
+    return pool, rest
+
+
+def held_out_pool_experiment(
+    kernel: Kernel,
+    X: np.ndarray,
+    Y: np.ndarray,
+    rest: np.ndarray,
+    sizes,
+    ridges,
+    trials: int | tuple[int, ...],
+    *,
+    seed: int,
+    device: str,
+    test_points: int | None = None,
+) -> pd.DataFrame:
+    """Measured KRR curve: each trial shuffles ``rest`` (indices not in the pool), trains on
+    the first n_max (prefixes give smaller n) and tests on the next ``test_points`` (all
+    remaining when None). ``trials``: one count, or one per size."""
+
+    def sample(trial: int, n_max: int) -> TrialData:
+        order = np.random.default_rng([seed, trial]).permutation(rest)
+        stop = None if test_points is None else n_max + test_points
+        train, test = order[:n_max], order[n_max:stop]
+        return TrialData(
+            torch.from_numpy(X[train]),
+            torch.from_numpy(Y[train]),
+            torch.from_numpy(X[test]),
+            torch.from_numpy(Y[test]),
+        )
+
+    return krr_learning_curve(kernel, sample, sizes, ridges, trials, device=device)
