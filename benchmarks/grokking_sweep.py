@@ -3,9 +3,10 @@ r"""A grokking phase-diagram sweep as one vmapped program vs a Python loop over 
 Both train the Li^2 network (x^2 activation, width 128, no biases) on Z_23 for every
 (training fraction, seed) cell of a sweep, full batch, Adam (lr 5e-3, weight decay 2e-4,
 torch semantics), MSE against the mean-zero one-hot targets, each run on its own seeded
-split:
+split (``train_on_group``'s default: the split of run s is drawn with seed s, its init
+with ``GroupMLP(seed=s)``):
 
-* **vmapped**: :func:`lmech.nn.group.train_on_group`, all runs as one
+* **vmapped**: :func:`lmech.experiment.group.train_on_group`, all runs as one
   ``torch.func.vmap`` program (lmech's ensemble engine), accuracies logged at the start
   and the end only;
 * **loop**: for each run a :class:`lmech.nn.group.GroupMLP` trained on its training pairs

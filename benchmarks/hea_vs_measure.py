@@ -36,7 +36,7 @@ from _timing import timed
 
 from lmech.experiment.pool import held_out_pool_experiment
 from lmech.kernels.base import RBF
-from lmech.laws._hea import image_task
+from lmech.laws.hea._common import image_task
 from lmech.predict import hea_decompose
 
 TARGET = 100.0

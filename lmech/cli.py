@@ -6,6 +6,7 @@ fails, 2 on usage or input errors (printed as one line, no traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,10 +29,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(fit_app, name="fit")
-out_console = Console()
+# piped output (CI logs, `| tee`) gets a wide page instead of rich's 80 columns, so that
+# check names and values stay on one line; $COLUMNS still wins when set
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out_console = Console(width=_PIPE_WIDTH)
 err_console = Console(stderr=True)
 
-_STATUS_STYLE = {"passed": "bold green", "failed": "bold red", "skipped": "dim"}
+_STATUS_STYLE = {
+    "passed": "bold green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "error": "bold magenta",
+    "smoke": "bold blue",
+}
 
 
 def _default_out(prefix: str) -> Path:
@@ -67,10 +77,16 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     from lmech import progress as lm_progress
     from lmech.runs.execute import check
 
-    table = Table(title=f"lmech check — preset {preset}, seed {seed}", show_lines=False)
+    title = f"lmech check — preset {preset}, seed {seed}"
+    if preset == "smoke":
+        title += " (smoke runs every code path; its numbers are not verdicts)"
+    table = Table(title=title, show_lines=False)
     table.add_column("law", no_wrap=True, style="bold")
-    for col in ("status", "metric", "value", "tolerance", "time"):
-        table.add_column(col, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("bound", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -90,17 +106,17 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
             bar.remove_task(current.pop("task"))
             v = r.verdict
             style = _STATUS_STYLE.get(v.status, "")
-            value = "—" if v.value != v.value else f"{v.value:.4g}"
-            op = ">=" if v.higher_is_better else "<="
             took = "reused" if r.reused else f"{r.seconds:.1f}s"
-            table.add_row(
-                r.law,
-                f"[{style}]{v.label}[/]",
-                v.metric,
-                value,
-                f"{op} {v.tolerance:.4g}",
-                took,
-            )
+            for i, c in enumerate(v.checks):  # one row per declared check
+                mark = "" if v.status in ("skipped", "error") else (" ✓" if c.passed else " ✗")
+                table.add_row(
+                    r.law if i == 0 else "",
+                    f"[{style}]{v.label}[/]" if i == 0 else "",
+                    c.statistic + mark,
+                    "—" if c.value != c.value else f"{c.value:.4g}",
+                    f"{c.op} {c.bound:.4g}",
+                    took if i == 0 else "",
+                )
             details.append((r.law, v.detail))
 
         with lm_progress.use(_progress_factory(bar)):
@@ -118,10 +134,11 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     for law, detail in details:  # below the table: it stays readable in narrow terminals
         if detail:
             out_console.print(f"[bold]{law}[/]: {escape(detail)}", highlight=False)
-    report = Path(out) / "report.html"
-    if report.exists():
-        out_console.print(f"report: {report}")
-    failed = [r.law for r in results if r.verdict.status == "failed"]
+    if any(r.path for r in results):
+        from lmech.report.html import build_report
+
+        out_console.print(f"report: {build_report(out)}")
+    failed = [r.law for r in results if r.verdict.status in ("failed", "error")]
     return 1 if failed else 0
 
 
@@ -142,7 +159,7 @@ def laws_cmd(
         table.add_row(
             law.name,
             escape(law.claim),
-            law.criterion,
+            law.text,
             law.source,
             ", ".join(law.tags),
         )

@@ -1,4 +1,5 @@
-"""The Li^2 network on group pairs and its vmapped training (lmech.nn.group)."""
+"""The Li^2 network on group pairs (lmech.nn.group) and its vmapped training
+(lmech.experiment.group)."""
 
 import numpy as np
 import pytest
@@ -53,6 +54,21 @@ def test_train_on_group_reports_held_out_accuracy():
         ok = pred == c
         assert final.loc[e, "train_accuracy"] == pytest.approx(ok[masks[e]].mean(), abs=1e-12)
         assert final.loc[e, "test_accuracy"] == pytest.approx(ok[~masks[e]].mean(), abs=1e-12)
+
+
+def test_split_seeds_choose_each_members_pairs_and_seeds_its_init():
+    g = cyclic(7)
+    _, params, masks = train_on_group(
+        g, seeds=[5, 5], split_seeds=[11, 12], fractions=[0.5, 0.5], weight_decays=[0.0, 0.0],
+        width=6, steps=0, lr=1e-2,
+    )  # fmt: skip
+    for e, split in enumerate([11, 12]):
+        assert (np.nonzero(masks[e])[0] == train_test_split(g, 0.5, split)[0]).all()
+        np.testing.assert_array_equal(params["W"][e], GroupMLP(7, 6, seed=5).W.detach().numpy())
+    assert not (masks[0] == masks[1]).all()  # same init, different pairs
+    with pytest.raises(ConfigError, match="split_seeds"):
+        train_on_group(g, seeds=[0], split_seeds=[1, 2], fractions=[0.5], weight_decays=[0.0],
+                       width=3, steps=1, lr=1e-2)  # fmt: skip
 
 
 def test_cross_entropy_training_learns_the_table():

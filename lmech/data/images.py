@@ -7,7 +7,6 @@
 
 When a data set is missing the loaders raise :class:`~lmech.errors.DataUnavailableError`
 with a one-line message saying how to install it, so a law that needs it is *skipped*.
-See ``/work/shared/reference/data.md`` for what exists offline.
 """
 
 from __future__ import annotations

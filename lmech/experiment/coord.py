@@ -34,7 +34,7 @@ from lmech.experiment.ensemble import Ensemble, check_learning_rates, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 
-__all__ = ["coord_check", "coord_slopes", "coord_figure"]
+__all__ = ["coord_check", "coord_slopes", "coord_figure", "layer_order"]
 
 
 def coord_check(
@@ -124,7 +124,9 @@ def coord_slopes(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _layer_order(layers) -> list[str]:
+def layer_order(layers) -> list[str]:
+    """Layer names in network order: ``input``, ``hidden.0``, ``hidden.1``, ..., ``output``."""
+
     def key(name: str):
         if name == "input":
             return -1
@@ -142,7 +144,7 @@ def coord_figure(table: pd.DataFrame, title: str = "coordinate check") -> Figure
     axes = np.atleast_1d(fig.subplots(1, len(steps), sharey=True))
     mean = table.groupby(["step", "layer", "width"])["rms_update"].mean().reset_index()
     for ax, step in zip(axes, steps, strict=True):
-        for c, layer in enumerate(_layer_order(table["layer"])):
+        for c, layer in enumerate(layer_order(table["layer"])):
             g = mean[(mean["step"] == step) & (mean["layer"] == layer)].sort_values("width")
             ax.plot(g["width"], g["rms_update"], "o-", color=f"C{c}", ms=3, label=layer)
         ax.set_xscale("log", base=2)

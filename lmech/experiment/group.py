@@ -32,15 +32,17 @@ def train_on_group(
     loss: str = "mse",
     activation: str = "square",
     init_scale: float = 1.0,
-    split_seed: int = 0,
+    split_seeds: Sequence[int] | None = None,
     log_steps: Sequence[int] | None = None,
     device: str = "cpu",
     progress_label: str | None = None,
     ridge: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Train one member per entry of the (equal-length) ``seeds``, ``fractions``,
-    ``weight_decays`` lists; member e trains on the pairs of
-    ``train_test_split(group, fractions[e], split_seed + seed_e)``.
+    ``weight_decays`` lists; member e starts from ``GroupMLP(..., seed=seeds[e])`` and
+    trains on the pairs of ``train_test_split(group, fractions[e], split_seeds[e])``
+    (``split_seeds`` defaults to ``seeds``; pass seeds from :func:`lmech.seeding.derive_seed`
+    keyed by what they draw, e.g. ``derive_seed(seed, "split", M, s)``).
 
     With ``ridge`` = lambda > 0 (MSE only) the top layer is Li^2's ridge-solved one: before
     every step each member's V is set to (F^T F + lambda I)^{-1} F^T Y_t over its own
@@ -58,15 +60,19 @@ def train_on_group(
         raise ConfigError(f"loss must be mse or cross_entropy; got {loss!r}")
     if ridge is not None and not (loss == "mse" and ridge > 0 and math.isfinite(ridge)):
         raise ConfigError(f"ridge must be > 0 and needs the mse loss; got {ridge!r} with {loss}")
-    if not (len(fractions) == len(weight_decays) == E) or E == 0:
-        raise ConfigError("seeds, fractions and weight_decays must have the same positive length")
+    split_seeds = list(seeds) if split_seeds is None else list(split_seeds)
+    if not (len(fractions) == len(weight_decays) == len(split_seeds) == E) or E == 0:
+        raise ConfigError(
+            "seeds, fractions, weight_decays (and split_seeds when given) must have the same "
+            f"positive length; got {E}, {len(fractions)}, {len(weight_decays)}, {len(split_seeds)}"
+        )
     M = group.order
     X, Y = group_data(group)
     if loss == "cross_entropy":
         Y = Y.argmax(1)  # integer labels c = a * b
     masks = np.zeros((E, M * M), bool)
-    for e, (s, f) in enumerate(zip(seeds, fractions, strict=True)):
-        masks[e, train_test_split(group, float(f), split_seed + int(s))[0]] = True
+    for e, (s, f) in enumerate(zip(split_seeds, fractions, strict=True)):
+        masks[e, train_test_split(group, float(f), int(s))[0]] = True
     members = [
         GroupMLP(M, width, activation, init_scale=init_scale, seed=int(s)).to(device) for s in seeds
     ]
@@ -104,10 +110,13 @@ def train_on_group(
     if pre_step is not None:
         with torch.no_grad():
             pre_step(run.ensemble.params)  # V for the final W
-    train_acc = run.scalar("accuracy")
-    all_acc = run.scalar("accuracy", "test")
     n_train = masks.sum(1)
-    test_acc = (all_acc * M * M - train_acc * n_train) / (M * M - n_train)
+    # accuracies are counts / n: round the counts of correct pairs, so 100% is exactly 1.0
+    # and the held-out accuracy (all pairs minus training pairs) is never -1e-17
+    right_train = (run.scalar("accuracy") * n_train).round()
+    right_all = (run.scalar("accuracy", "test") * M * M).round()
+    train_acc = right_train / n_train
+    test_acc = (right_all - right_train) / (M * M - n_train)
     loss = run.scalar("loss")
     curves = pd.DataFrame(
         {

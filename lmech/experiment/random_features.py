@@ -1,9 +1,12 @@
 r"""Simulators of the solvable random-feature model (Maloney-Roberts-Sully; Bahri et al.).
 
 Teacher target vector beta_k = sqrt(lambda_k) w*_k in the whitened eigenbasis; student
-f = w . A psi / sqrt(N) trained from w = 0 by gradient flow dw/dt = -grad(L)/2. All draws
-come from one seeded CPU generator and are moved to ``device``, so CPU and CUDA see the
-same numbers.
+f = w . A psi / sqrt(N) trained from w = 0 by gradient flow dw/dt = -grad(L)/2.
+
+Each simulator takes a CPU ``torch.Generator`` (callers make one per draw with
+:func:`lmech.seeding.torch_generator`, keyed by what the draw is for, e.g.
+``torch_generator(seed, "N", trial)``); its draws are made on the CPU and moved to
+``device``, so CPU and CUDA see the same numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ def _normal(shape, gen: torch.Generator, device: str) -> torch.Tensor:
 
 
 def population_flow(
-    lam: np.ndarray, beta: np.ndarray, width: int, times: np.ndarray, gen, device: str
+    lam: np.ndarray,
+    beta: np.ndarray,
+    width: int,
+    times: np.ndarray,
+    gen: torch.Generator,
+    device: str,
 ) -> np.ndarray:
     r"""Test loss L(t) of gradient flow on the population loss at width N (P = infinity).
 
@@ -43,7 +51,9 @@ def population_flow(
     return ((beta_t @ beta_t) - decay @ (c2 / s)).cpu().numpy()
 
 
-def projection_loss(lam: np.ndarray, beta: np.ndarray, widths, gen, device: str) -> np.ndarray:
+def projection_loss(
+    lam: np.ndarray, beta: np.ndarray, widths, gen: torch.Generator, device: str
+) -> np.ndarray:
     r"""Converged population loss (t = infinity) at nested widths: the first N rows of one
     projection A (N_max x M) are a width-N model.
 
@@ -65,7 +75,9 @@ def projection_loss(lam: np.ndarray, beta: np.ndarray, widths, gen, device: str)
     return np.array(out)
 
 
-def ridgeless_loss(lam: np.ndarray, beta: np.ndarray, sizes, gen, device: str) -> np.ndarray:
+def ridgeless_loss(
+    lam: np.ndarray, beta: np.ndarray, sizes, gen: torch.Generator, device: str
+) -> np.ndarray:
     r"""Test loss of the converged flow (min-norm interpolant) on P noiseless samples with the
     full features (N = infinity), for nested prefixes of one sample of size max(sizes).
 
@@ -89,7 +101,7 @@ def ridgeless_loss(lam: np.ndarray, beta: np.ndarray, sizes, gen, device: str) -
 
 
 def nested_population_flow(
-    lam: np.ndarray, beta: np.ndarray, widths, times: np.ndarray, gen, device: str
+    lam: np.ndarray, beta: np.ndarray, widths, times: np.ndarray, gen: torch.Generator, device: str
 ) -> np.ndarray:
     """:func:`population_flow` at nested widths (the first N rows of one A), (W, T) losses.
 

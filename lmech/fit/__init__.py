@@ -1,5 +1,8 @@
 """Fitting scaling laws to data: power laws, Chinchilla's L(N, D), bootstrap intervals.
 
+The bootstrap pieces (:func:`resample_counts`, :func:`percentile_interval`) are public
+(:mod:`lmech.fit.bootstrap`) for code that runs its own batched refits.
+
 >>> from lmech.fit import fit_chinchilla
 >>> res = fit_chinchilla(N, D, loss, bootstrap=1000)  # doctest: +SKIP
 >>> res.table()  # doctest: +SKIP
@@ -7,6 +10,7 @@
 
 from lmech.fit.allocation import compute_optimal_exponents, efficient_frontier
 from lmech.fit.approaches import ComputeOptimalFit, fit_envelope, fit_isoflop
+from lmech.fit.bootstrap import percentile_interval, resample_counts
 from lmech.fit.chinchilla import (
     HOFFMANN_2022,
     ChinchillaFit,
@@ -29,4 +33,6 @@ __all__ = [
     "fit_isoflop",
     "fit_powerlaw",
     "hoffmann_grid",
+    "percentile_interval",
+    "resample_counts",
 ]

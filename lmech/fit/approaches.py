@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from lmech.errors import InputError
-from lmech.fit._bootstrap import percentile_interval, resample_counts
 from lmech.fit._checks import enough_points, positive_column, same_length
+from lmech.fit.bootstrap import percentile_interval, resample_counts
 
 __all__ = ["ComputeOptimalFit", "fit_envelope", "fit_isoflop"]
 

@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 
 from lmech.errors import InputError
-from lmech.fit._bootstrap import percentile_interval, resample_counts
 from lmech.fit._checks import enough_points, positive_column, same_length
 from lmech.fit._solver import minimize_batched
 from lmech.fit.allocation import compute_optimal_exponents, efficient_frontier
+from lmech.fit.bootstrap import percentile_interval, resample_counts
 
 __all__ = [
     "PARAMETERS",
+    "REPORTED",
     "HOFFMANN_2022",
     "COARSE_GRID",
     "ChinchillaFit",
@@ -40,13 +41,14 @@ __all__ = [
     "chinchilla_loss",
     "multistart",
     "bootstrap_refit",
+    "named_parameters",
 ]
 
 PARAMETERS = ("E", "A", "B", "alpha", "beta")
-_REPORTED = PARAMETERS + ("a", "b")  # a = beta/(alpha+beta), b = alpha/(alpha+beta)
+REPORTED = PARAMETERS + ("a", "b")  # a = beta/(alpha+beta), b = alpha/(alpha+beta)
 
 # Hoffmann et al. (2022) Approach 3, at the precision of the replication's notebook
-# (log A, log B, log E, alpha, beta as recorded in ../shared/reference/scaling.md).
+# (log A, log B, log E, alpha, beta; Besiroglu et al. 2024, arXiv 2404.10102, Sec. 2).
 HOFFMANN_2022 = {
     "E": float(np.exp(0.5267228)),
     "A": float(np.exp(6.0073404)),
@@ -193,8 +195,9 @@ def bootstrap_refit(
     return d.to_original(th).reshape(r, b, 5)
 
 
-def _named(theta: np.ndarray) -> np.ndarray:
-    """(..., 5) rows (a, b, e, alpha, beta) -> (..., 7) columns of _REPORTED."""
+def named_parameters(theta: np.ndarray) -> np.ndarray:
+    """(..., 5) fit rows (a, b, e, alpha, beta) -> (..., 7) columns of :data:`REPORTED`:
+    E = e^e, A = e^a, B = e^b, alpha, beta, a = beta/(alpha+beta), b = alpha/(alpha+beta)."""
     a, b, e, al, be = np.moveaxis(theta, -1, 0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return np.stack(
@@ -221,18 +224,18 @@ class ChinchillaFit:
 
     def interval(self, name: str) -> tuple[float, float]:
         """(low, high) percentile interval of ``name``; NaNs without bootstrap."""
-        if name not in _REPORTED:
-            raise InputError(f"unknown parameter {name!r}; expected one of {_REPORTED}")
+        if name not in REPORTED:
+            raise InputError(f"unknown parameter {name!r}; expected one of {REPORTED}")
         if len(self.samples) == 0:
             return float("nan"), float("nan")
         lo, hi = percentile_interval(self.samples, self.level)
-        i = _REPORTED.index(name)
+        i = REPORTED.index(name)
         return float(lo[i]), float(hi[i])
 
     def table(self) -> pd.DataFrame:
         """One row per parameter: estimate, ci_low, ci_high (percentile bootstrap)."""
         rows = []
-        for name in _REPORTED:
+        for name in REPORTED:
             lo, hi = self.interval(name)
             rows.append(
                 {"parameter": name, "estimate": self.estimate[name], "ci_low": lo, "ci_high": hi}
@@ -326,10 +329,10 @@ def fit_chinchilla(
         raise InputError(f"grid must be finite with shape (S, 5); got shape {grid.shape}")
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
     theta, value = multistart(log_n, log_d, log_l[None], grid, delta=delta)
-    samples = np.empty((0, len(_REPORTED)))
+    samples = np.empty((0, len(REPORTED)))
     if bootstrap:
         counts = resample_counts(n, int(bootstrap), seed)[None]
         boot = bootstrap_refit(log_n, log_d, log_l[None], theta, counts, delta=delta)[0]
-        samples = _named(boot)
-    est = dict(zip(_REPORTED, (float(v) for v in _named(theta[0])), strict=True))
+        samples = named_parameters(boot)
+    est = dict(zip(REPORTED, (float(v) for v in named_parameters(theta[0])), strict=True))
     return ChinchillaFit(est, samples, level, float(value[0]), n, delta)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from lmech.errors import InputError
-from lmech.fit._bootstrap import percentile_interval, resample_counts
 from lmech.fit._checks import enough_points, positive_column, same_length
 from lmech.fit._solver import minimize_batched
+from lmech.fit.bootstrap import percentile_interval, resample_counts
 
 __all__ = ["PowerLawFit", "fit_powerlaw"]
 

@@ -46,11 +46,15 @@ as NT's ``ntk = input_width * nngp + 1 + W_std**2 * ntk`` (the ``+ 1`` only when
 offered (it is ``(1, 1)`` here). A zero ``bias_std`` keeps trainable biases (``beta = 1``)
 while None removes them; the two differ only in the standard-parameterization NTK.
 
-Gaussian expectations: closed forms for ReLU (arc-cosine kernel of degree 1 and 0), erf
-and GELU (below, and the derivation in ``_gelu_pair``); quadrature
-(:mod:`lmech.kernels._gauss_hermite`) for any other elementwise function, see
-:class:`Activation`. With :math:`\theta = \operatorname{atan2}(\sqrt{q q' - k^2}, k)`
-(NT's stable form of :math:`\arccos(k/\sqrt{q q'})`):
+Gaussian expectations: closed forms for ReLU (arc-cosine kernel of degree 1 and 0), erf,
+GELU (below, and the derivation in ``_gelu_pair``) and the identity (E[u u'] = k,
+E[1] = 1); quadrature (:mod:`lmech.kernels._gauss_hermite`) for tanh and any other
+elementwise function, see :class:`Activation`. :data:`ACTIVATIONS` is lmech's one table
+of named activations: each entry also carries phi itself (``.fn``), which the finite
+networks of :mod:`lmech.nn.models` apply.
+
+With :math:`\theta = \operatorname{atan2}(\sqrt{q q' - k^2}, k)` (NT's stable form of
+:math:`\arccos(k/\sqrt{q q'})`):
 
 .. math::
 
@@ -167,8 +171,22 @@ def _erf_diag(q: torch.Tensor, derivative: bool) -> Pair:
 @dataclass(frozen=True)
 class _ClosedForm:
     name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]  # phi itself, for the finite network
     pair: Callable[..., Pair]
     diag: Callable[..., Pair]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _identity_pair(qx, qz, k, derivative: bool, angle_tol: float) -> Pair:
+    # phi(x) = x: E[u u'] = k, E[1 * 1] = 1                                          (r, m)
+    return k.clone(), (torch.ones_like(k) if derivative else None)
+
+
+def _identity_diag(q: torch.Tensor, derivative: bool) -> Pair:
+    return q.clone(), (torch.ones_like(q) if derivative else None)
 
 
 def _gelu_pair(qx, qz, k, derivative: bool, angle_tol: float) -> Pair:
@@ -333,13 +351,17 @@ class Activation:
         return out[0], (out[1] if derivative else None)
 
 
+# The one activation table of lmech: each entry carries phi (``.fn``, what a finite
+# network applies, lmech.nn.models) and its Gaussian expectations (what the kernels use),
+# so a network and its kernel built from one name cannot disagree on the activation.
 ACTIVATIONS: dict[str, _ClosedForm | Activation] = {
-    "relu": _ClosedForm("relu", _relu_pair, _relu_diag),
-    "erf": _ClosedForm("erf", _erf_pair, _erf_diag),
+    "relu": _ClosedForm("relu", torch.relu, _relu_pair, _relu_diag),
+    "erf": _ClosedForm("erf", torch.erf, _erf_pair, _erf_diag),
     # exact GELU, x Phi(x) (NT's Gelu(approximate=False)); closed forms derived in
     # _gelu_pair, checked against quadrature and Monte Carlo in tests/kernels/test_infinite.py
-    "gelu": _ClosedForm("gelu", _gelu_pair, _gelu_diag),
+    "gelu": _ClosedForm("gelu", F.gelu, _gelu_pair, _gelu_diag),
     "tanh": Activation(torch.tanh),
+    "identity": _ClosedForm("identity", _identity, _identity_pair, _identity_diag),
 }
 
 
@@ -497,8 +519,9 @@ class NNGP(_FullyConnected):
         depth: L >= 1, the number of hidden layers (the depth-0 linear model
             :math:`\sigma_w^2 x^\top x'/d + \sigma_b^2` is :class:`lmech.kernels.Linear`
             up to scale).
-        activation: ``"relu"``, ``"erf"``, ``"gelu"`` (closed forms), ``"tanh"``
-            (quadrature), any elementwise torch callable, or an :class:`Activation`.
+        activation: ``"relu"``, ``"erf"``, ``"gelu"``, ``"identity"`` (closed forms),
+            ``"tanh"`` (quadrature), any elementwise torch callable, or an
+            :class:`Activation`.
         weight_std: :math:`\sigma_w` (NT's ``W_std``), one number or depth + 1 numbers
             (one per dense layer, readout last).
         bias_std: :math:`\sigma_b` (NT's ``b_std``); None (NT's default) means no biases.

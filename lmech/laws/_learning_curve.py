@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from lmech.errors import ConfigError, InputError
 from lmech.kernels.base import Kernel
-from lmech.laws.base import Verdict
+from lmech.laws.base import Evaluation
 from lmech.predict import dense_grid
 from lmech.spectra.empirical import pool_eigensystem
 from lmech.theory.eigenlearning import learning_curve
@@ -23,10 +23,11 @@ __all__ = [
     "THEORY_COLUMNS",
     "EXPERIMENT_COLUMNS",
     "held_out_pool_theory",
-    "check_curve_grid",
+    "check_trials",
     "summarize",
     "joined",
-    "compare_test_mse",
+    "test_mse_errors",
+    "curve_figure",
     "learning_curve_figure",
     "draw_learning_curves",
     "dense_sizes",
@@ -38,21 +39,12 @@ THEORY_COLUMNS = ("n", "ridge", "kappa", "overfitting_coefficient", "test_mse", 
 EXPERIMENT_COLUMNS = ("trial", "n", "ridge", "test_mse", "train_mse")
 
 
-def check_curve_grid(sizes, ridges, trials) -> None:
-    """Spec validation shared by the learning-curve laws (ConfigError, one line).
-
-    ``trials`` is one count for every size or a tuple with one count per size.
-    """
-    if len(sizes) == 0 or min(sizes) < 1 or len(set(sizes)) != len(sizes):
-        raise ConfigError(f"sizes must be distinct positive integers; got {sizes}")
-    if len(ridges) == 0 or min(ridges) < 0:
-        raise ConfigError(f"ridges must be >= 0; got {ridges}")
-    if isinstance(trials, int):
-        if trials < 1:
-            raise ConfigError(f"trials must be >= 1; got {trials}")
-    elif len(trials) != len(sizes) or min(trials) < 1:
+def check_trials(sizes, trials) -> None:
+    """``trials``: one count for every size, or one count per size (ConfigError otherwise)."""
+    if not isinstance(trials, int) and len(trials) != len(sizes):
         raise ConfigError(
-            f"trials needs one count >= 1 per size ({len(sizes)} sizes); got {trials}"
+            f"trials needs one count per size ({len(sizes)} sizes) or a single count; "
+            f"got {len(trials)} counts {list(trials)}"
         )
 
 
@@ -81,8 +73,9 @@ def joined(pred: pd.DataFrame, meas: pd.DataFrame) -> pd.DataFrame:
     return j
 
 
-def compare_test_mse(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -> Verdict:
-    """max over the (n, ridge) grid of |pred - meas| / meas, trial-averaged test MSE."""
+def test_mse_errors(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
+    """``max_rel_err_test_mse``: max over the (n, ridge) grid of |pred - meas| / meas of
+    the trial-averaged test MSE, with the worst point and the median in the detail."""
     j = joined(pred, meas)
     worst = j.loc[j["rel_err"].idxmax()]
     detail = (
@@ -90,7 +83,12 @@ def compare_test_mse(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -
         f"meas {worst['mean']:.4g} +- {worst['sem']:.2g} (sem); "
         f"median rel err {j['rel_err'].median():.3%} over {len(j)} points"
     )
-    return Verdict.from_metric(METRIC, float(j["rel_err"].max()), tolerance, detail=detail)
+    return Evaluation({METRIC: float(j["rel_err"].max())}, detail)
+
+
+def curve_figure(title: str, **kwargs):
+    """A law's ``figure``: :func:`learning_curve_figure` with a fixed title."""
+    return lambda pred, meas: learning_curve_figure(pred, meas, title, **kwargs)
 
 
 def learning_curve_figure(

@@ -1,15 +1,24 @@
-"""The law contract: one frozen spec, four functions, one verdict.
+r"""The law contract: one frozen spec, four functions, a criterion declared once.
 
-A law is one quantitative claim from the literature. Its module defines a frozen
-dataclass ``Spec`` with ``smoke``, ``quick`` and ``paper`` presets and four functions
-that read only that spec (theory and experiment never restate a hyperparameter):
+A law is one quantitative claim from the literature. Its family module declares:
 
+- ``Spec``: a frozen :class:`lmech.laws.spec.LawSpec` dataclass whose fields carry
+  declarative constraints, with ``smoke``, ``quick`` and ``paper`` presets;
 - ``theory(spec) -> DataFrame``: the prediction (pure, deterministic, float64);
 - ``experiment(spec, seed, device) -> DataFrame``: the measurement (torch, seeded);
-- ``compare(pred, meas) -> Verdict``: metric, value, declared tolerance, passed;
-- ``figure(pred, meas) -> matplotlib.figure.Figure``: reads only the two tables.
+- ``evaluate(pred, meas) -> Evaluation``: the named statistics the criterion bounds
+  (e.g. ``max_rel_err_test_mse``), with a one-line detail for people;
+- ``figure(pred, meas) -> matplotlib.figure.Figure``: reads only the two tables;
+- a :class:`Criterion`: one or more named :class:`Check` (statistic, comparison, bound,
+  and one line saying why the bound is what it is);
+- a :class:`Prediction`: the theory column that is the claim, and how far to perturb it
+  so that the claim is wrong by more than the tolerance (the battery asserts the verdict
+  then fails).
 
-The module then builds a :class:`Law` and the registry finds it by name.
+The framework, never the law, turns an evaluation into a :class:`Verdict`; the catalog
+text (``lmech laws``, the README table) and the battery's gates come from the same
+criterion. ``Law(...)`` objects found in the modules of a family package under
+:mod:`lmech.laws` register themselves (:mod:`lmech.laws.registry` walks the packages).
 """
 
 from __future__ import annotations
@@ -24,10 +33,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmech.errors import ConfigError, LmechError
+import pandas as pd
+
+from lmech.errors import ConfigError, InputError, LmechError
+from lmech.laws.spec import LawSpec
 
 __all__ = [
     "PRESETS",
+    "STATUSES",
+    "Check",
+    "CheckResult",
+    "Criterion",
+    "Evaluation",
+    "Prediction",
     "Verdict",
     "Law",
     "spec_to_dict",
@@ -36,33 +54,204 @@ __all__ = [
 ]
 
 PRESETS = ("smoke", "quick", "paper")
+# passed/failed: a verdict; skipped: the measurement could not run here (data missing),
+# never a pass; error: the law raised; smoke: the smoke preset ran every code path, its
+# numbers are not a verdict
+STATUSES = ("passed", "failed", "skipped", "error", "smoke")
+_OPS = {"<=": lambda v, b: v <= b, ">=": lambda v, b: v >= b}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of a criterion: ``statistic op bound``, with the reason for the bound.
+
+    Args:
+        statistic: the name of a value the law's ``evaluate`` returns.
+        op: ``"<="`` (an error, a deviation) or ``">="`` (an accuracy, a margin).
+        bound: the declared tolerance; never tuned per run.
+        why: one line a stranger can check: the standard error, the finite-size
+            correction or the physics that sets the bound.
+    """
+
+    statistic: str
+    op: str
+    bound: float
+    why: str
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ConfigError(f"Check.op must be '<=' or '>='; got {self.op!r}")
+        if not math.isfinite(self.bound):
+            raise ConfigError(f"Check {self.statistic!r}: bound must be finite; got {self.bound}")
+        if not self.why.strip():
+            raise ConfigError(f"Check {self.statistic!r} needs a reason for its bound (why=...)")
+
+    @property
+    def text(self) -> str:
+        return f"{self.statistic} {self.op} {self.bound:g}"
+
+    def result(self, value: float) -> CheckResult:
+        value = float(value)
+        ok = math.isfinite(value) and _OPS[self.op](value, self.bound)
+        return CheckResult(self.statistic, self.op, float(self.bound), value, bool(ok), self.why)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check with the value it saw; ``passed`` is False for a NaN or infinite value."""
+
+    statistic: str
+    op: str
+    bound: float
+    value: float
+    passed: bool
+    why: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["value"] = self.value if math.isfinite(self.value) else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        d = dict(d)
+        d["value"] = float("nan") if d.get("value") is None else float(d["value"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a law's ``evaluate`` returns: named statistics and a line of detail."""
+
+    values: Mapping[str, float]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """The checks a law's verdict passes when all hold, declared once.
+
+    ``expected_failure=True`` marks a law whose claim is that a theory *fails* on some
+    system (its statistics measure the failure); a pass reads "passed (expected failure)".
+    """
+
+    checks: tuple[Check, ...]
+    expected_failure: bool = False
+
+    def __init__(self, *checks: Check, expected_failure: bool = False) -> None:
+        if not checks or not all(isinstance(c, Check) for c in checks):
+            raise ConfigError("a Criterion needs one or more Check(...)")
+        names = [c.statistic for c in checks]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"a Criterion's checks need distinct statistics; got {names}")
+        object.__setattr__(self, "checks", tuple(checks))
+        object.__setattr__(self, "expected_failure", bool(expected_failure))
+
+    @property
+    def text(self) -> str:
+        """``a <= 0.05 and b >= 2``: the catalog's pass criterion."""
+        return " and ".join(c.text for c in self.checks)
+
+    @property
+    def statistics(self) -> tuple[str, ...]:
+        return tuple(c.statistic for c in self.checks)
+
+    def verdict(self, evaluation: Evaluation) -> Verdict:
+        """The verdict of an evaluation: passed iff every check passes."""
+        if not isinstance(evaluation, Evaluation):
+            raise InputError(
+                f"a law's evaluate must return an Evaluation; got {type(evaluation).__name__}"
+            )
+        missing = [s for s in self.statistics if s not in evaluation.values]
+        if missing:
+            raise InputError(
+                f"evaluate returned {sorted(evaluation.values)} but the criterion checks "
+                f"{missing}; return a value for every checked statistic"
+            )
+        results = tuple(c.result(evaluation.values[c.statistic]) for c in self.checks)
+        status = "passed" if all(r.passed for r in results) else "failed"
+        return Verdict(status, results, evaluation.detail, self.expected_failure)
+
+    def skipped(self, reason: str) -> Verdict:
+        return self._without_values("skipped", reason)
+
+    def errored(self, reason: str) -> Verdict:
+        return self._without_values("error", reason)
+
+    def _without_values(self, status: str, reason: str) -> Verdict:
+        results = tuple(
+            CheckResult(c.statistic, c.op, float(c.bound), float("nan"), False, c.why)
+            for c in self.checks
+        )
+        return Verdict(status, results, reason, self.expected_failure)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The theory column that carries a law's claim, and a perturbation that breaks it.
+
+    The battery replaces the rows of ``column`` (those matching ``where``, a column ->
+    value filter; all rows when empty) by ``value * (1 +- relative)`` or
+    ``value +- absolute`` and asserts both verdicts fail: a prediction wrong by that much
+    must not pass. ``relative`` and ``absolute`` are stated beside the law's tolerance,
+    with the reason they exceed it.
+    """
+
+    column: str
+    relative: float | None = None
+    absolute: float | None = None
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.relative is None) == (self.absolute is None):
+            raise ConfigError(
+                f"Prediction({self.column!r}) needs exactly one of relative, absolute"
+            )
+        amount = self.relative if self.relative is not None else self.absolute
+        if not (amount > 0 and math.isfinite(amount)):
+            raise ConfigError(f"Prediction({self.column!r}): the perturbation must be > 0")
+
+    def perturbed(self, pred: pd.DataFrame, sign: int) -> pd.DataFrame:
+        """``pred`` with the claim's rows moved by the perturbation (sign +1 or -1)."""
+        if self.column not in pred.columns:
+            raise InputError(
+                f"theory table has no prediction column {self.column!r}; "
+                f"columns: {list(pred.columns)}"
+            )
+        out = pred.copy()
+        rows = pd.Series(True, index=out.index)
+        for key, value in self.where.items():
+            rows &= out[key] == value
+        if not rows.any():
+            raise InputError(f"no theory rows match {dict(self.where)}")
+        col = out[self.column].astype(float)
+        if self.relative is not None:
+            col[rows] = col[rows] * (1.0 + sign * self.relative)
+        else:
+            col[rows] = col[rows] + sign * self.absolute
+        out[self.column] = col
+        return out
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of comparing a law's prediction with its measurement.
+    """The outcome of a law run: a status and one result per declared check.
 
-    ``passed`` is ``value <= tolerance`` for an error metric (``higher_is_better=False``)
-    or ``value >= tolerance`` otherwise. ``status`` is one of ``passed``, ``failed``,
-    ``skipped`` (the measurement could not run here, e.g. data missing; never a pass).
+    ``metric``, ``value``, ``tolerance`` and ``higher_is_better`` are those of the first
+    check (the headline shown in one-line tables).
     """
 
-    metric: str
-    value: float
-    tolerance: float
-    passed: bool
-    status: str = ""
+    status: str
+    checks: tuple[CheckResult, ...]
     detail: str = ""
-    higher_is_better: bool = False
     expected_failure: bool = False
 
     def __post_init__(self) -> None:
-        if not self.status:
-            object.__setattr__(self, "status", "passed" if self.passed else "failed")
-        if self.status not in ("passed", "failed", "skipped"):
-            raise ConfigError(
-                f"Verdict status must be passed, failed or skipped; got {self.status!r}"
-            )
+        if self.status not in STATUSES:
+            raise ConfigError(f"Verdict status must be one of {STATUSES}; got {self.status!r}")
+        if not self.checks:
+            raise ConfigError("a Verdict needs at least one check result")
 
     @classmethod
     def from_metric(
@@ -73,84 +262,124 @@ class Verdict:
         *,
         higher_is_better: bool = False,
         detail: str = "",
-        expected_failure: bool = False,
+        why: str = "",
     ) -> Verdict:
-        """Build a verdict; a NaN or infinite metric value always fails.
-
-        ``expected_failure=True`` marks a law whose claim is that a theory *fails* on some
-        system (the metric measures the failure): a pass then reads "passed (expected
-        failure)" in tables and reports.
-        """
-        value = float(value)
-        ok = math.isfinite(value) and (
-            value >= tolerance if higher_is_better else value <= tolerance
-        )
-        return cls(
-            metric=metric,
-            value=value,
-            tolerance=float(tolerance),
-            passed=bool(ok),
-            detail=detail,
-            higher_is_better=higher_is_better,
-            expected_failure=expected_failure,
-        )
+        """A one-check verdict (for tools and tests; laws declare a :class:`Criterion`)."""
+        op = ">=" if higher_is_better else "<="
+        check = Check(metric, op, float(tolerance), why or "declared")
+        result = check.result(value)
+        return cls("passed" if result.passed else "failed", (result,), detail)
 
     @classmethod
     def skipped(cls, metric: str, tolerance: float, reason: str) -> Verdict:
-        return cls(
-            metric=metric,
-            value=float("nan"),
-            tolerance=float(tolerance),
-            passed=False,
-            status="skipped",
-            detail=reason,
-        )
+        return Criterion(Check(metric, "<=", float(tolerance), "declared")).skipped(reason)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def metric(self) -> str:
+        return self.checks[0].statistic
+
+    @property
+    def value(self) -> float:
+        return self.checks[0].value
+
+    @property
+    def tolerance(self) -> float:
+        return self.checks[0].bound
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.checks[0].op == ">="
 
     @property
     def label(self) -> str:
-        """The status as shown to people: ``passed (expected failure)`` for such laws."""
-        return f"{self.status} (expected failure)" if self.expected_failure else self.status
+        """The status as shown to people."""
+        if self.status == "smoke":
+            return "ran (smoke: not a verdict)"
+        if self.expected_failure and self.status in ("passed", "failed"):
+            return f"{self.status} (expected failure)"
+        return self.status
+
+    def as_smoke(self) -> Verdict:
+        """The same numbers, labelled as a smoke run (not a verdict)."""
+        if self.status in ("skipped", "error"):
+            return self
+        return dataclasses.replace(self, status="smoke")
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["value"] = None if not math.isfinite(self.value) else self.value
-        return d
+        return {
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
+            "detail": self.detail,
+            "expected_failure": self.expected_failure,
+            # the headline, for readers of the file that want one number
+            "metric": self.metric,
+            "value": self.value if math.isfinite(self.value) else None,
+            "tolerance": self.tolerance,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Verdict:
-        d = dict(d)
-        if d.get("value") is None:
-            d["value"] = float("nan")
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        if "checks" in d:
+            checks = tuple(CheckResult.from_dict(c) for c in d["checks"])
+        else:  # a one-metric verdict.json written before criteria existed
+            value = float("nan") if d.get("value") is None else float(d["value"])
+            op = ">=" if d.get("higher_is_better") else "<="
+            tol = float(d["tolerance"])
+            ok = math.isfinite(value) and _OPS[op](value, tol)
+            checks = (CheckResult(str(d["metric"]), op, tol, value, bool(ok)),)
+        return cls(
+            str(d["status"]),
+            checks,
+            str(d.get("detail", "")),
+            bool(d.get("expected_failure", False)),
+        )
+
+    def consistent(self) -> bool:
+        """True when the status follows from the check results (a store integrity check)."""
+        if self.status in ("passed", "failed"):
+            return (self.status == "passed") == all(c.passed for c in self.checks)
+        return True
 
 
 @dataclass(frozen=True)
 class Law:
-    """A registered law: its spec class and presets and its four functions."""
+    """A registered law: its spec and presets, four functions, criterion and prediction.
+
+    Args:
+        name: the catalog name (``eigenlearning-synthetic``).
+        claim: one line, as the catalog shows it.
+        source: paper, section/equation/figure.
+        spec: the :class:`LawSpec` subclass; ``presets`` maps smoke/quick/paper to specs.
+        theory, experiment, evaluate, figure: see the module docstring.
+        criterion: the declared checks.
+        prediction: the theory column that carries the claim (see :class:`Prediction`).
+        theory_columns, experiment_columns: columns the tables must have.
+        tags: for ``--tag``.
+        doc: the law's docstring (Claim, System, Measurement, Limits, Source, Run).
+        discriminating_preset: the preset whose verdict tells the claim from the simpler
+            null; ``quick`` unless the quick budget cannot (then the docstring says why).
+    """
 
     name: str
+    claim: str
+    source: str
     spec: type
     presets: Mapping[str, Any]
-    theory: Callable[[Any], Any]
-    experiment: Callable[[Any, int, str], Any]
-    compare: Callable[[Any, Any], Verdict]
-    figure: Callable[[Any, Any], Any]
-    metric: str
-    tolerance: float
-    source: str
-    claim: str
-    tags: tuple[str, ...] = ()
+    theory: Callable[[Any], pd.DataFrame]
+    experiment: Callable[[Any, int, str], pd.DataFrame]
+    evaluate: Callable[[pd.DataFrame, pd.DataFrame], Evaluation]
+    figure: Callable[[pd.DataFrame, pd.DataFrame], Any]
+    criterion: Criterion
+    prediction: Prediction
     theory_columns: tuple[str, ...] = ()
     experiment_columns: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     doc: str = field(default="", repr=False)
-    higher_is_better: bool = False  # the metric passes at >= tolerance (as its verdicts)
-
-    @property
-    def criterion(self) -> str:
-        """``metric <= tolerance`` (or ``>=``), as the catalog and ``lmech laws`` show it."""
-        op = ">=" if self.higher_is_better else "<="
-        return f"{self.metric} {op} {self.tolerance:g}"
+    discriminating_preset: str = "quick"
 
     def __post_init__(self) -> None:
         missing = [p for p in PRESETS if p not in self.presets]
@@ -158,6 +387,31 @@ class Law:
             raise ConfigError(
                 f"law {self.name!r} lacks presets {missing}; every law needs {PRESETS}"
             )
+        if not (isinstance(self.spec, type) and issubclass(self.spec, LawSpec)):
+            raise ConfigError(f"law {self.name!r}: its spec must subclass lmech.laws.spec.LawSpec")
+        for name, preset in self.presets.items():
+            if not isinstance(preset, self.spec):
+                raise ConfigError(
+                    f"law {self.name!r}: preset {name!r} is not a {self.spec.__name__}"
+                )
+        if not isinstance(self.criterion, Criterion):
+            raise ConfigError(f"law {self.name!r}: criterion must be a Criterion")
+        if self.theory_columns and self.prediction.column not in self.theory_columns:
+            raise ConfigError(
+                f"law {self.name!r}: prediction column {self.prediction.column!r} is not "
+                f"among its theory columns {self.theory_columns}"
+            )
+        if self.discriminating_preset not in PRESETS:
+            raise ConfigError(f"discriminating_preset must be one of {PRESETS}")
+
+    @property
+    def text(self) -> str:
+        """The pass criterion as the catalog shows it."""
+        return self.criterion.text
+
+    @property
+    def expected_failure(self) -> bool:
+        return self.criterion.expected_failure
 
     def preset(self, name: str) -> Any:
         if name not in self.presets:
@@ -165,6 +419,10 @@ class Law:
                 f"unknown preset {name!r} for law {self.name!r}; expected one of {list(self.presets)}"
             )
         return self.presets[name]
+
+    def verdict(self, pred: pd.DataFrame, meas: pd.DataFrame) -> Verdict:
+        """The criterion applied to ``evaluate(pred, meas)``."""
+        return self.criterion.verdict(self.evaluate(pred, meas))
 
 
 def spec_to_dict(spec: Any) -> dict[str, Any]:

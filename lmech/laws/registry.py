@@ -1,69 +1,76 @@
-"""The law catalog: find laws by name and tag.
+"""The law catalog: every ``Law`` declared in a family package under :mod:`lmech.laws`.
 
-Law modules are listed here by name and imported on first use, so ``lmech laws`` and
-``lmech --help`` stay fast.
+A family is a subpackage (``lmech.laws.eigenlearning``, ``lmech.laws.ntk``, ...); every
+public module in it is imported and each :class:`lmech.laws.base.Law` object at its top
+level is registered. There is no hand-kept list: a new law is a new ``Law(...)`` in a
+family module. Catalog order: families in :data:`FAMILY_ORDER` first (the order the
+theory builds up in), then any other family alphabetically; within a family, modules
+alphabetically and laws in the order their module declares them.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
+from functools import cache
 
+import lmech.laws as _laws_pkg
 from lmech.errors import UnknownLawError
 from lmech.laws.base import Law
 
-__all__ = ["MODULES", "all_laws", "catalog_markdown", "get", "names"]
+__all__ = ["FAMILY_ORDER", "all_laws", "catalog_markdown", "families", "get", "names"]
 
-# law name -> module under lmech.laws (one module per law)
-MODULES: dict[str, str] = {
-    "eigenlearning-synthetic": "eigenlearning_synthetic",
-    "eigenlearning-digits": "eigenlearning_digits",
-    "ntk-width-convergence": "ntk_width_convergence",
-    "nngp-monte-carlo": "nngp_monte_carlo",
-    "ntk-gradient-flow": "ntk_gradient_flow",
-    "eigenlearning-fashion-mnist": "eigenlearning_fashion_mnist",
-    "hea-eigenvalues-gaussian": "hea_eigenvalues_gaussian",
-    "hea-learning-curve-gaussian": "hea_learning_curve_gaussian",
-    "hea-learning-curve-fashion-mnist": "hea_learning_curve_fashion_mnist",
-    "hea-fails-on-mnist": "hea_fails_on_mnist",
-    "li2-energy-maxima": "li2_energy_maxima",
-    "grokking-modular-addition": "grokking_modular_addition",
-    "li2-top-down": "li2_top_down",
-    "li2-boundary": "li2_boundary",
-    "coord-check": "coord_check",
-    "lr-transfer-width": "lr_transfer_width",
-    "lazy-vs-rich": "lazy_vs_rich",
-    "lr-transfer-depth": "lr_transfer_depth",
-    "chinchilla-recovery": "chinchilla_recovery",
-    "rf-scaling-exponents": "rf_scaling_exponents",
-    "rf-compute-optimal": "rf_compute_optimal",
-}
+# the order the catalog reads in; a family not listed here follows, alphabetically
+FAMILY_ORDER = ("eigenlearning", "ntk", "hea", "grokking", "transfer", "scaling")
 
-_cache: dict[str, Law] = {}
+
+def families() -> list[str]:
+    """Family package names in catalog order."""
+    found = [m.name for m in pkgutil.iter_modules(_laws_pkg.__path__) if m.ispkg]
+    found = [f for f in found if not f.startswith("_")]
+    ordered = [f for f in FAMILY_ORDER if f in found]
+    return ordered + sorted(f for f in found if f not in FAMILY_ORDER)
+
+
+@cache
+def _catalog() -> dict[str, Law]:
+    laws: dict[str, Law] = {}
+    for family in families():
+        pkg = importlib.import_module(f"lmech.laws.{family}")
+        modules = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__))
+        for mod_name in modules:
+            if mod_name.startswith("_"):
+                continue
+            module = importlib.import_module(f"lmech.laws.{family}.{mod_name}")
+            for value in vars(module).values():
+                if not isinstance(value, Law):
+                    continue
+                other = laws.get(value.name)
+                if other is not None and other is not value:
+                    raise UnknownLawError(
+                        f"two laws are named {value.name!r} (one in lmech.laws.{family}."
+                        f"{mod_name}); law names must be unique"
+                    )
+                laws[value.name] = value
+    return laws
 
 
 def get(name: str) -> Law:
     """The registered law called ``name``; UnknownLawError lists close and valid names."""
-    if name not in MODULES:
-        close = difflib.get_close_matches(name, MODULES, n=3)
+    catalog = _catalog()
+    if name not in catalog:
+        close = difflib.get_close_matches(name, catalog, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownLawError(
-            f"unknown law {name!r}{hint} Known laws: {', '.join(MODULES)} (see `lmech laws`)"
+            f"unknown law {name!r}{hint} Known laws: {', '.join(catalog)} (see `lmech laws`)"
         )
-    if name not in _cache:
-        module = importlib.import_module(f"lmech.laws.{MODULES[name]}")
-        law = module.LAW
-        if law.name != name:  # pragma: no cover - catalog consistency
-            raise UnknownLawError(f"module {MODULES[name]} registers {law.name!r}, not {name!r}")
-        _cache[name] = law
-    return _cache[name]
+    return catalog[name]
 
 
 def names(tag: str | None = None) -> list[str]:
     """Law names in catalog order, optionally only those tagged ``tag``."""
-    if tag is None:
-        return list(MODULES)
-    return [n for n in MODULES if tag in get(n).tags]
+    return [n for n, law in _catalog().items() if tag is None or tag in law.tags]
 
 
 def all_laws(tag: str | None = None) -> list[Law]:
@@ -73,12 +80,12 @@ def all_laws(tag: str | None = None) -> list[Law]:
 def catalog_markdown() -> str:
     """The law catalog as a Markdown table (README.md embeds it; a test keeps them equal)."""
     lines = [
-        "| law | claim | metric (tolerance) | source | tags |",
+        "| law | claim | pass criterion | source | tags |",
         "| --- | --- | --- | --- | --- |",
     ]
     for law in all_laws():
         lines.append(
-            f"| `{law.name}` | {law.claim.replace('|', '/')} | {law.criterion} | "
+            f"| `{law.name}` | {law.claim.replace('|', '/')} | {law.text} | "
             f"{law.source} | {', '.join(law.tags)} |"
         )
     return "\n".join(lines)

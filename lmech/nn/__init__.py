@@ -1,10 +1,11 @@
 """Torch models and parameterizations (SP/NTK/muP/mean-field, richness, depth scaling).
 
-The engines that train them (vmapped ensembles, the coordinate check, group training)
-are in :mod:`lmech.experiment`."""
+One :class:`MLPSpec` gives both the torch network (``build(spec, param)``, or
+``spec.ntk_network()`` in NTK parameterization) and that network's infinite-width
+kernels (``spec.nngp()``, ``spec.ntk()``). The engines that train them (vmapped
+ensembles, the coordinate check, group training) are in :mod:`lmech.experiment`."""
 
-from lmech.nn.mlp import NTKMLP, NTKDense, StackedMLP, activation_fn
-from lmech.nn.models import MLP, MLPSpec, build
+from lmech.nn.models import ACTIVATION_NAMES, MLP, Dense, MLPSpec, activation_fn, build
 from lmech.nn.param import (
     LayerScaling,
     Parameterization,
@@ -16,9 +17,7 @@ from lmech.nn.param import (
 )
 
 __all__ = [
-    "NTKDense",
-    "NTKMLP",
-    "StackedMLP",
+    "ACTIVATION_NAMES",
     "activation_fn",
     "Parameterization",
     "LayerScaling",
@@ -29,5 +28,6 @@ __all__ = [
     "lr_factors",
     "MLPSpec",
     "MLP",
+    "Dense",
     "build",
 ]

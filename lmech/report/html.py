@@ -42,6 +42,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .passed { background: #2e7d32; }
 .failed { background: #c62828; }
 .skipped { background: #757575; }
+.error { background: #6a1b9a; }
+.smoke { background: #1565c0; }
 .unreadable { background: #ef6c00; }
 section.law { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
 img.figure { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -68,8 +70,17 @@ def _fmt(x: Any) -> str:
     return f"{v:.4g}" if math.isfinite(v) else "\u2014"
 
 
+def _bound(check) -> str:
+    return ("\u2265 " if check.op == ">=" else "\u2264 ") + _fmt(check.bound)
+
+
 def _tolerance(verdict: Verdict) -> str:
-    return ("\u2265 " if verdict.higher_is_better else "\u2264 ") + _fmt(verdict.tolerance)
+    return _bound(verdict.checks[0])
+
+
+def _per_check(verdict: Verdict, part) -> str:
+    """One line per declared check (escaped, joined by <br>)."""
+    return "<br>".join(_esc(part(c)) for c in verdict.checks)
 
 
 def _runtime(manifest: dict[str, Any]) -> float | None:
@@ -127,9 +138,9 @@ def _verdict_table(runs: list[dict[str, Any]], problems: list[tuple[Path, str]])
             "<tr>"
             f'<td><a href="#{_esc(_anchor(name))}">{_esc(name)}</a></td>'
             f"<td>{_status_badge(v.status, v.label)}</td>"
-            f"<td>{_esc(v.metric)}</td>"
-            f'<td class="num">{_esc(_fmt(v.value))}</td>'
-            f'<td class="num">{_esc(_tolerance(v))}</td>'
+            f"<td>{_per_check(v, lambda c: c.statistic)}</td>"
+            f'<td class="num">{_per_check(v, lambda c: _fmt(c.value))}</td>'
+            f'<td class="num">{_per_check(v, _bound)}</td>'
             f"<td>{_esc(v.detail)}</td>"
             f'<td class="num">{_esc(_fmt(_runtime(m)))}</td>'
             "</tr>"
@@ -182,8 +193,13 @@ def _law_section(run: dict[str, Any]) -> str:
         parts.append(f'<p class="claim">{_esc(m["claim"])}</p>')
     if m.get("source"):
         parts.append(f"<p><b>Source:</b> {_esc(m['source'])}</p>")
+    checks = "".join(
+        f"<li>{_esc(c.statistic)} = {_esc(_fmt(c.value))} (tolerance {_esc(_bound(c))}; "
+        f"{'holds' if c.passed else 'does not hold'}){': ' + _esc(c.why) if c.why else ''}</li>"
+        for c in v.checks
+    )
+    parts.append(f'<ul class="checks">{checks}</ul>')
     facts = [
-        f"{_esc(v.metric)} = {_esc(_fmt(v.value))} (tolerance {_esc(_tolerance(v))})",
         f"preset {_esc(m.get('preset', '?'))}",
         f"seed {_esc(m.get('seed', '?'))}",
         f"device {_esc(m.get('device', '?'))}",
@@ -224,7 +240,8 @@ def build_report(run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     runs, problems = _load(run_dir)
     counts = {
-        s: sum(r["verdict"].status == s for r in runs) for s in ("passed", "failed", "skipped")
+        s: sum(r["verdict"].status == s for r in runs)
+        for s in ("passed", "failed", "skipped", "error", "smoke")
     }
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
@@ -271,9 +288,9 @@ def render_markdown_summary(run_dir: str | os.PathLike) -> str:
         cells = [
             m.get("law", run["dir"].name),
             v.label,
-            v.metric,
-            _fmt(v.value),
-            _tolerance(v),
+            "; ".join(c.statistic for c in v.checks),
+            "; ".join(_fmt(c.value) for c in v.checks),
+            "; ".join(_bound(c) for c in v.checks),
             v.detail,
             _fmt(_runtime(m)),
         ]

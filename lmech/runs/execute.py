@@ -1,10 +1,16 @@
-"""Run laws locally: theory, experiment, compare and figure into the run store.
+"""Run laws locally: theory, experiment, verdict and figure into the run store.
 
 ``check`` runs several laws into one output directory. A law whose directory holds a
 finished run of the same spec and seed (same spec hash), on the same device and by the
 same lmech code (same :func:`lmech.runs.store.code_hash`), is reused, so an interrupted
 ``lmech check`` rerun with the same ``--out`` only computes what is missing, and a run
 left by older code is recomputed.
+
+A law whose data are missing on this machine (a :class:`DataUnavailableError` from its
+theory or its experiment) is stored as *skipped* with the install hint, never as passed,
+and the other laws still run. At the ``smoke`` preset every code path runs but the
+numbers are not a verdict: the status is ``smoke``. This module builds no report; the
+command line does (:mod:`lmech.report` reads the store).
 """
 
 from __future__ import annotations
@@ -99,22 +105,22 @@ def run_law(
         source=law.source,
         environment=environment,
     ) as run:
-        with run.timed("theory"):
-            pred = law.theory(spec)
-        run.write_theory(pred)
         try:
+            with run.timed("theory"):
+                pred = law.theory(spec)
+            run.write_theory(pred)
             with run.timed("experiment"):
                 meas = law.experiment(spec, seed, device)
         except DataUnavailableError as err:
-            verdict = Verdict.skipped(law.metric, law.tolerance, str(err))
-            run.write_verdict(verdict)
+            run.write_verdict(law.criterion.skipped(str(err)))
         else:
             run.write_experiment(meas)
-            with run.timed("compare"):
-                verdict = law.compare(pred, meas)
-            run.write_verdict(verdict)
+            with run.timed("verdict"):
+                verdict = law.verdict(pred, meas)
+            run.write_verdict(verdict.as_smoke() if preset == "smoke" else verdict)
             with run.timed("figure"):
                 run.write_figure(law.figure(pred, meas))
+    verdict = run.verdict
     return LawResult(law.name, verdict, run.final_dir, False, time.perf_counter() - start)
 
 
@@ -129,7 +135,7 @@ def check(
     on_start: Callable[[str], None] | None = None,
     on_result: Callable[[LawResult], None] | None = None,
 ) -> list[LawResult]:
-    """Run laws into ``out_dir`` and write ``report.html`` there.
+    """Run laws into ``out_dir`` (the caller builds ``report.html`` from the store).
 
     Everything the user typed is validated before anything is written: law names,
     preset, ``--set`` overrides, device and a writable ``out_dir``. If no law finishes,
@@ -139,7 +145,6 @@ def check(
     and not stored, so a rerun tries it again; the other laws still run.
     """
     from lmech.laws.base import apply_overrides
-    from lmech.report.html import build_report
 
     laws = [registry.get(n) for n in names]  # UnknownLawError before any write
     specs = [apply_overrides(law.preset(preset), overrides or {}) for law in laws]
@@ -159,8 +164,7 @@ def check(
             except LmechError:
                 raise
             except Exception as err:  # a bug or a numerical failure inside a law
-                detail = f"error: {type(err).__name__}: {err}"
-                verdict = Verdict(law.metric, float("nan"), law.tolerance, False, detail=detail)
+                verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
                 result = LawResult(law.name, verdict, None, False, 0.0)
                 traceback.print_exc()
             results.append(result)
@@ -170,8 +174,6 @@ def check(
         if created and not any(r.path for r in results):
             shutil.rmtree(out, ignore_errors=True)
         raise
-    if any(r.path for r in results):
-        build_report(out)
-    elif created:
+    if created and not any(r.path for r in results):
         shutil.rmtree(out, ignore_errors=True)
     return results

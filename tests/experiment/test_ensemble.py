@@ -119,7 +119,21 @@ def test_bad_input_is_a_clear_error():
         train(ens, X, y, lr=0.1, steps=1, observers=("hessian",))
     with pytest.raises(InputError, match="exceeds"):
         train(ens, X, y, lr=0.1, steps=1, batch_size=100)
+    with pytest.raises(InputError, match="weight_decay must be >= 0"):
+        train(ens, X, y, lr=0.1, steps=1, weight_decay=[0.0, -1e-3, 0.0])
     with pytest.raises(InputError, match="share one architecture"):
         Ensemble.from_modules(
             [build(SPEC, Parameterization()), build(SPEC.with_width(8), Parameterization())]
         )
+
+
+def test_package_reexports_the_split_engine():
+    import lmech.experiment.ensemble as pkg
+    from lmech.experiment.ensemble import loop, members, observers, optim
+
+    assert pkg.Ensemble is members.Ensemble
+    assert pkg.train is loop.train and pkg.EnsembleRun is loop.EnsembleRun
+    assert pkg.member_batches is loop.member_batches
+    assert pkg.check_learning_rates is optim.check_learning_rates
+    assert pkg.OBSERVERS == observers.OBSERVERS and pkg.LOSSES == ("mse", "cross_entropy")
+    assert set(pkg.__all__) >= {"Ensemble", "EnsembleRun", "train", "member_batches"}

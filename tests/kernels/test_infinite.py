@@ -182,7 +182,7 @@ def test_per_layer_stds_and_depth_zero():
     # a readout std r scales the NNGP by r^2 / w^2 at depth 1 without biases
     a = NNGP(depth=1, weight_std=(1.5, 3.0)).block(X, X)
     np.testing.assert_allclose(a, 4 * NNGP(depth=1, weight_std=1.5).block(X, X), rtol=1e-14)
-    with pytest.raises(InputError, match="depth"):  # issue 3: depth < 1 is bad input
+    with pytest.raises(InputError, match="depth"):  # depth < 1 is bad input, not a model
         NTK(depth=0, weight_std=2.0, bias_std=0.5)
 
 

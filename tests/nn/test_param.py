@@ -8,7 +8,6 @@ import torch
 
 from lmech.errors import ConfigError, InputError
 from lmech.experiment.ensemble import Ensemble, train
-from lmech.nn.mlp import NTKMLP
 from lmech.nn.models import MLP, MLPSpec, build
 from lmech.nn.param import Parameterization, param_table, parameterize
 
@@ -97,12 +96,14 @@ def test_richness_and_depth_scalings():
         assert s.multiplier == pytest.approx(L**-alpha) and s.lr_factor == pytest.approx(lr)
 
 
-def test_ntk_parameterization_matches_ntk_mlp():
-    spec = MLPSpec(D, 64, 2, 1, "relu", bias=False)
+def test_ntk_parameterization_matches_the_spec_ntk_network():
+    # build(spec, ntk) and spec.ntk_network() are the same network (no biases: build's
+    # start at zero with multiplier 1, the NTK network's at N(0, 1) with multiplier b_std)
+    spec = MLPSpec(D, 64, 2, 1, "relu", bias=False, weight_std=2**0.5)
     model = build(spec, Parameterization("ntk", weight_std=2**0.5), dtype="float64")
-    ref = NTKMLP(D, 64, 2, weight_std=2**0.5, bias_std=None)
+    ref = spec.ntk_network(seed=5)
     with torch.no_grad():
-        for src, dst in zip(ref.layers, [model.input, *model.hidden, model.output], strict=True):
+        for src, dst in zip(ref.layers(), model.layers(), strict=True):
             dst.weight.copy_(src.weight)
     x = torch.randn(5, D, dtype=torch.float64)
     torch.testing.assert_close(model(x), ref(x))

@@ -1,11 +1,20 @@
-"""lmech.theory.scaling against closed forms, brute force and Monte-Carlo simulation."""
+"""lmech.theory.scaling against closed forms, brute force and Monte-Carlo simulation, and
+the simulators of lmech.experiment.random_features against direct solves and the theory."""
 
 import numpy as np
 import pytest
+import torch
 from scipy.optimize import brentq
 from scipy.special import gamma
 
 from lmech.errors import InputError
+from lmech.experiment.random_features import (
+    nested_population_flow,
+    population_flow,
+    projection_loss,
+    ridgeless_loss,
+)
+from lmech.seeding import torch_generator
 from lmech.theory import scaling as sc
 
 
@@ -108,3 +117,42 @@ def test_bad_inputs():
         sc.loss_time_limited(1.0, lam, b2[:5])
     with pytest.raises(InputError, match="> 0"):
         sc.loss_data_limited(0, lam, b2)
+
+
+# the simulators of lmech.experiment.random_features (the rf-* laws' measurements)
+
+
+def test_simulators_share_draws_and_agree_at_infinite_time():
+    lam, b2 = sc.power_law_model(300, 2.0, 1.5)
+    beta = np.sqrt(b2)
+    times = np.array([1.0, 10.0, np.inf])
+
+    def gen():
+        return torch_generator(0, "projection", 0)
+
+    flow = population_flow(lam, beta, 40, times, gen(), "cpu")
+    # t = inf: the flow converges to the projection of beta on the span of the 40 features
+    proj = projection_loss(lam, beta, (10, 40), gen(), "cpu")
+    assert flow[-1] == pytest.approx(proj[-1], rel=1e-9)
+    assert np.all(np.diff(flow) < 0) and proj[0] > proj[1]  # loss falls with t and with N
+    # nesting: the widest width of the nested flow is the plain flow on the same draw
+    nested = nested_population_flow(lam, beta, (10, 40), np.stack([times, times]), gen(), "cpu")
+    np.testing.assert_allclose(nested[1], flow, rtol=1e-9)
+    np.testing.assert_allclose(nested[0, -1], proj[0], rtol=1e-9)
+
+
+def test_ridgeless_simulator_against_numpy_and_theory():
+    lam, b2 = sc.power_law_model(1500, 2.0, 1.5)
+    beta = np.sqrt(b2)
+    sizes = (25, 100)
+    draws = [ridgeless_loss(lam, beta, sizes, torch_generator(1, "P", k), "cpu") for k in range(20)]
+    gen = torch_generator(1, "P", 0)
+    G = torch.randn((100, 1500), generator=gen, dtype=torch.float64).numpy()  # the same draw
+    for j, p in enumerate(sizes):  # min-norm interpolant error, solved directly
+        a = np.linalg.solve((G[:p] * lam) @ G[:p].T, G[:p] @ beta)
+        err = beta - lam * (G[:p].T @ a)
+        assert draws[0][j] == pytest.approx(err @ err, rel=1e-8)
+    # 20 draws: the mean within 10% of the deterministic equivalent (s.e. about 3%)
+    np.testing.assert_allclose(
+        np.mean(draws, axis=0), sc.loss_data_limited(np.array(sizes), lam, b2), rtol=0.1
+    )

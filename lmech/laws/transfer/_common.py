@@ -1,0 +1,105 @@
+"""Shared pieces of the transfer laws: the tasks, their spec fields, the optimal-lr estimate.
+
+Tasks:
+
+- ``teacher-student``: x ~ N(0, I_d), y = a . tanh(W x / sqrt(d)) for a fixed random
+  teacher of width 64 (drawn from the stream (``data_seed``, "teacher-student")),
+  standardized to unit variance; MSE.
+- ``fashion-mnist``: a random subset of Fashion-MNIST train images (stream
+  (``data_seed``, "fashion-mnist subset")), 2x2 average-pooled to 14x14 = 196 features,
+  standardized; 10-class cross-entropy.
+
+The task is fixed by ``data_seed``, independent of the run seed, which draws the network
+initializations (stream (seed, "init", i) for the i-th seed) and the minibatches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lmech.laws.spec import LawSpec, param
+from lmech.seeding import derive_seed, rng, torch_generator
+
+__all__ = [
+    "TASKS",
+    "TaskSpec",
+    "capped",
+    "init_seeds",
+    "learning_rates",
+    "optimal_log2_lr",
+    "task_data",
+]
+
+TASKS = ("teacher-student", "fashion-mnist")
+ACTIVATIONS = ("tanh", "relu", "erf", "gelu")  # those of lmech.nn.models.MLPSpec, not identity
+
+
+@dataclass(frozen=True)
+class TaskSpec(LawSpec):
+    """The fields every transfer law shares: the task, the activation, muP's base width."""
+
+    task: str = param("teacher-student", choices=TASKS)
+    input_dim: int = param(16, ge=1, doc="d_in, teacher-student only (fashion-mnist has 196)")
+    activation: str = param("tanh", choices=ACTIVATIONS)
+    base_width: int = param(64, ge=1, doc="muP's base width (where muP equals SP)")
+    data_seed: int = param(0, ge=0, doc="seed of the fixed task (not the run seed)")
+
+
+def init_seeds(seed: int, count: int) -> list[int]:
+    """The initialization seeds of ``count`` networks of one configuration."""
+    return [derive_seed(seed, "init", i) for i in range(count)]
+
+
+def task_data(
+    task: str, num_train: int, input_dim: int, data_seed: int
+) -> tuple[torch.Tensor, torch.Tensor, str, int]:
+    """(X, y, loss name, number of outputs) of a task, float64 on the CPU."""
+    if task == "teacher-student":
+        g = torch_generator(data_seed, "teacher-student")
+        X = torch.randn(num_train, input_dim, generator=g, dtype=torch.float64)
+        W = torch.randn(input_dim, 64, generator=g, dtype=torch.float64)
+        a = torch.randn(64, generator=g, dtype=torch.float64)
+        y = torch.tanh(X @ W / input_dim**0.5) @ a  # (n,) teacher outputs
+        return X, (y - y.mean()) / y.std(), "mse", 1
+    from lmech.data.loaders import load_fashion_mnist  # raises DataUnavailableError
+
+    images, labels = load_fashion_mnist("train")
+    idx = rng(data_seed, "fashion-mnist subset").choice(len(labels), num_train, replace=False)
+    x = torch.tensor(images[idx], dtype=torch.float64).reshape(-1, 1, 28, 28) / 255.0
+    x = torch.nn.functional.avg_pool2d(x, 2).reshape(num_train, -1)  # (n, 196)
+    X = (x - x.mean(0)) / x.std()
+    return X, torch.tensor(labels[idx]), "cross_entropy", 10
+
+
+def learning_rates(log2_min: float, log2_max: float, per_octave: int) -> np.ndarray:
+    """The grid 2^k for k from log2_min to log2_max in steps of 1/per_octave."""
+    count = int(round((log2_max - log2_min) * per_octave)) + 1
+    return 2.0 ** np.linspace(log2_min, log2_max, count)
+
+
+def optimal_log2_lr(log2_lr: np.ndarray, loss: np.ndarray) -> float:
+    """log2 of the loss-minimizing learning rate.
+
+    A parabola through the grid minimum of log(loss) and its two neighbours (in log2 lr)
+    refines the grid point; at an end of the grid the grid point is returned. Non-finite
+    losses (diverged runs) count as +inf.
+    """
+    order = np.argsort(log2_lr)
+    x, y = np.asarray(log2_lr, float)[order], np.asarray(loss, float)[order]
+    y = np.where(np.isfinite(y), y, np.inf)
+    i = int(np.argmin(y))
+    if i == 0 or i == len(x) - 1 or not np.isfinite(y[i - 1 : i + 2]).all():
+        return float(x[i])
+    c = np.polyfit(x[i - 1 : i + 2], np.log(y[i - 1 : i + 2]), 2)
+    if c[0] <= 0:
+        return float(x[i])
+    return float(np.clip(-c[1] / (2 * c[0]), x[i - 1], x[i + 1]))
+
+
+def capped(loss: np.ndarray, cap: float) -> np.ndarray:
+    """Losses with diverged (non-finite or above ``cap``) runs set to ``cap``."""
+    loss = np.asarray(loss, float)
+    return np.where(np.isfinite(loss), np.minimum(loss, cap), cap)
