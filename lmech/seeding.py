@@ -6,8 +6,9 @@ Streams come from :class:`numpy.random.SeedSequence`, whose spawned states are
 statistically independent for distinct entropy, so two keys never share numbers and
 adding a key never shifts the draws of another.
 
-Keys may be non-negative or negative integers, strings, floats or bools; any integer
-the CLI accepts (``--seed -3`` included) is a valid seed. Negative integers are mapped by
+Keys may be non-negative or negative integers, strings, floats or bools. The seed of a
+run is one integer in [0, 2^63 - 1] everywhere (``--seed``, sweeps, the Python API;
+:func:`check_seed` says so for anything else), and every such seed gives valid streams. Negative integers are mapped by
 the zigzag bijection (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...), strings and floats by a
 SHA-256 digest, so every key becomes a distinct non-negative entropy word.
 
@@ -29,7 +30,10 @@ import numpy as np
 
 from lmech.errors import ConfigError
 
-__all__ = ["seed_sequence", "rng", "derive_seed", "torch_generator"]
+__all__ = ["MAX_SEED", "check_seed", "seed_sequence", "rng", "derive_seed", "torch_generator"]
+
+# the one seed range of lmech (CLI --seed, sweeps, Python API): 0 <= seed <= MAX_SEED
+MAX_SEED = 2**63 - 1
 
 Key = int | str | float | bool
 
@@ -46,6 +50,18 @@ def _word(key: Key) -> int:
     raise ConfigError(
         f"a seed key must be an int, str, float or bool; got {type(key).__name__} ({key!r})"
     )
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int in [0, MAX_SEED], or a ConfigError saying what is accepted."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer in [0, 2^63 - 1]; got {seed!r}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ConfigError(
+            f"{name} must be in [0, 2^63 - 1] (= {MAX_SEED}); got {int(seed)}; "
+            "use a non-negative seed below 2^63"
+        )
+    return int(seed)
 
 
 def seed_sequence(seed: int, *keys: Key) -> np.random.SeedSequence:

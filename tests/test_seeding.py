@@ -48,3 +48,11 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(lmech.seeding)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 2**63, 2**64 - 1, 1.0, True, "3"])
+def test_check_seed_refuses_out_of_range(bad):
+    from lmech.seeding import check_seed
+
+    with pytest.raises(ConfigError, match=r"\[0, 2\^63 - 1\]"):
+        check_seed(bad)

@@ -146,6 +146,9 @@ def check(
     """
     from lmech.laws.base import apply_overrides
 
+    from lmech.seeding import check_seed
+
+    seed = check_seed(seed, "--seed")
     laws = [registry.get(n) for n in names]  # UnknownLawError before any write
     specs = [apply_overrides(law.preset(preset), overrides or {}) for law in laws]
     device = resolve_device(device)
