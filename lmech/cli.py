@@ -1,14 +1,20 @@
-"""The ``lmech`` command: list laws, check them, run one with overrides, rebuild reports.
+"""The ``lmech`` command: list laws, check them, run one with overrides, list the points
+of a run store, rebuild reports.
 
 Exit status: 0 when every law passes (skipped laws do not fail a check), 1 when a law
-fails, 2 on usage or input errors (printed as one line, no traceback).
+fails (or, for ``lmech report``, when the store holds an invalid point), 2 on usage or
+input errors (printed as one line, no traceback), 130 on Ctrl-C: the point in flight
+is discarded, the report of what finished is written and the command says how to resume.
+
+``--out`` defaults to one store, ``lmech-runs``: every point is kept under its key, so
+rerunning a command reuses what it computed before (see :mod:`lmech.runs.store`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -46,18 +52,43 @@ _STATUS_STYLE = {
 }
 
 
-def _default_out(prefix: str) -> Path:
-    return Path("lmech-runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+DEFAULT_STORE = Path("lmech-runs")
+_RESUME = "interrupted; rerun with the same --out to resume"
 
 
 def _parse_sets(items: list[str] | None) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for item in items or []:
         key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"--set expects key=value; got {item!r}")
-        overrides[key.strip()] = value
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"--set expects key=value (e.g. --set trials=10); got {item!r}")
+        if key in overrides:
+            raise ConfigError(
+                f"--set {key} is given twice ({overrides[key]!r} and {value!r}); give each key once"
+            )
+        overrides[key] = value
     return overrides
+
+
+def _parse_seed(text: str) -> int:
+    from lmech.seeding import check_seed
+
+    try:
+        value = int(str(text).strip(), 10)
+    except ValueError:
+        raise ConfigError(
+            f"--seed must be an integer in [0, 2^63 - 1]; got {text!r}; pass e.g. --seed 0"
+        ) from None
+    return check_seed(value, "--seed")
+
+
+def _check_tag(tag: str | None) -> None:
+    from lmech.laws import registry
+
+    if tag is not None and not registry.names(tag):
+        known = sorted({t for law in registry.all_laws() for t in law.tags})
+        raise ConfigError(f"no law has tag {tag!r}; tags in use: {', '.join(known)}")
 
 
 def _progress_factory(progress: Progress):
@@ -77,8 +108,11 @@ def _progress_factory(progress: Progress):
 
 def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     from lmech import progress as lm_progress
-    from lmech.runs.execute import check
+    from lmech.runs.execute import CheckInterrupted, check, plan
 
+    # everything typed is validated before the progress display starts
+    checked = plan(names, preset=preset, seed=seed, device=device, out_dir=out, overrides=overrides)
+    out = checked.out
     title = f"lmech check — preset {preset}, seed {seed}"
     if preset == "smoke":
         title += " (smoke runs every code path; its numbers are not verdicts)"
@@ -90,6 +124,7 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     table.add_column("bound", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
 
+    interrupted = False
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -98,48 +133,80 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
         console=err_console,
         transient=True,
     ) as bar:
-        current = {}
-        details: list[tuple[str, str]] = []
+        tasks: dict[str, int] = {}
 
         def on_start(name: str) -> None:
-            current["task"] = bar.add_task(f"{name}", total=None)
+            if name in tasks:
+                bar.update(tasks[name], description=name)
+            else:
+                tasks[name] = bar.add_task(name, total=None)
+
+        def on_wait(name: str, holder: str) -> None:
+            text = f"{name}: waiting for {holder}"
+            if name in tasks:
+                bar.update(tasks[name], description=escape(text))
+            else:
+                tasks[name] = bar.add_task(escape(text), total=None)
 
         def on_result(r) -> None:
-            bar.remove_task(current.pop("task"))
-            v = r.verdict
-            style = _STATUS_STYLE.get(v.status, "")
-            took = "reused" if r.reused else f"{r.seconds:.1f}s"
-            for i, c in enumerate(v.checks):  # one row per declared check
-                mark = "" if v.status in ("skipped", "error") else (" ✓" if c.passed else " ✗")
-                table.add_row(
-                    r.law if i == 0 else "",
-                    f"[{style}]{v.label}[/]" if i == 0 else "",
-                    c.statistic + mark,
-                    "—" if c.value != c.value else f"{c.value:.4g}",
-                    f"{c.op} {c.bound:.4g}",
-                    took if i == 0 else "",
-                )
-            details.append((r.law, v.detail))
+            if r.law in tasks:
+                bar.remove_task(tasks.pop(r.law))
 
         with lm_progress.use(_progress_factory(bar)):
-            results = check(
-                names,
-                preset=preset,
-                seed=seed,
-                device=device,
-                out_dir=out,
-                overrides=overrides,
-                on_start=on_start,
-                on_result=on_result,
-            )
-    out_console.print(table)
-    for law, detail in details:  # below the table: it stays readable in narrow terminals
-        if detail:
-            out_console.print(f"[bold]{law}[/]: {escape(detail)}", highlight=False)
-    if any(r.path for r in results):
-        from lmech.report.html import build_report
+            try:
+                results = check(
+                    checked,
+                    on_start=on_start,
+                    on_result=on_result,
+                    on_wait=on_wait,
+                )
+            except CheckInterrupted as exc:
+                results, interrupted = exc.results, True
 
-        out_console.print(f"report: {build_report(out)}")
+    details: list[tuple[str, str]] = []
+    for r in results:
+        v = r.verdict
+        style = _STATUS_STYLE.get(v.status, "")
+        took = "reused" if r.reused else f"{r.seconds:.1f}s"
+        for i, c in enumerate(v.checks):  # one row per declared check
+            mark = "" if v.status in ("skipped", "error") else (" ✓" if c.passed else " ✗")
+            table.add_row(
+                r.law if i == 0 else "",
+                f"[{style}]{v.label}[/]" if i == 0 else "",
+                c.statistic + mark,
+                "—" if c.value != c.value else f"{c.value:.4g}",
+                f"{c.op} {c.bound:.4g}",
+                took if i == 0 else "",
+            )
+        for text in (v.detail, r.note):
+            if text:
+                details.append((r.law, text))
+    if results:
+        out_console.print(table)
+    for law, detail in details:  # below the table: it stays readable in narrow terminals
+        out_console.print(f"[bold]{law}[/]: {escape(detail)}", highlight=False)
+    report = None
+    if any(r.path for r in results):
+        from lmech.report.html import write_report
+
+        try:
+            report = write_report(out)
+        except LmechError as err:
+            if not interrupted:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    if report is not None:
+        out_console.print(f"report: {escape(str(report.path))}", highlight=False)
+        if report.invalid:
+            err_console.print(
+                f"warning: {len(report.invalid)} invalid point(s) in {escape(str(out))} "
+                f"(see `lmech runs {escape(str(out))}`)",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if interrupted:
+        err_console.print(_RESUME, highlight=False)
+        return 130
     failed = [r.law for r in results if r.verdict.status in ("failed", "error")]
     return 1 if failed else 0
 
@@ -151,6 +218,7 @@ def laws_cmd(
     """List the registered laws with their claim, source and tolerance."""
     from lmech.laws import registry
 
+    _check_tag(tag)
     table = Table(title="lmech laws", show_lines=True)
     table.add_column("law", no_wrap=True, style="bold")
     table.add_column("claim", overflow="fold", ratio=3)
@@ -172,22 +240,24 @@ def laws_cmd(
 def check_cmd(
     laws: Annotated[list[str] | None, typer.Argument(help="laws to check (default: all)")] = None,
     preset: Annotated[str, typer.Option(help="smoke | quick | paper")] = "quick",
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-    out: Annotated[Path | None, typer.Option(help="run directory (reused to resume)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    out: Annotated[str, typer.Option(help="run store (points are kept and reused by key)")] = str(
+        DEFAULT_STORE
+    ),
+    seed: Annotated[str, typer.Option(help="seed of every random draw, 0 <= N < 2^63")] = "0",
     tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
 ) -> None:
     """Run theory + experiment + compare for laws; print verdicts; write the run store."""
     from lmech.laws import registry
 
-    names = list(laws or registry.names())
+    seed_value = _parse_seed(seed)
+    _check_tag(tag)
+    names = [registry.get(n).name for n in laws] if laws else registry.names()
     if tag is not None:
         names = [n for n in names if tag in registry.get(n).tags]
         if not names:
-            known = sorted({t for law in registry.all_laws() for t in law.tags})
-            raise ConfigError(f"no law has tag {tag!r}; tags in use: {', '.join(known)}")
-    code = _run_check(names, preset, seed, device, out or _default_out(f"check-{preset}"))
-    raise typer.Exit(code)
+            raise ConfigError(f"none of the laws named has tag {tag!r}; drop --tag or the names")
+    raise typer.Exit(_run_check(names, preset, seed_value, device, out))
 
 
 @app.command("run")
@@ -197,23 +267,78 @@ def run_cmd(
         list[str] | None, typer.Option("--set", help="override a spec field: key=value")
     ] = None,
     preset: Annotated[str, typer.Option(help="smoke | quick | paper (the base spec)")] = "quick",
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-    out: Annotated[Path | None, typer.Option(help="run directory")] = None,
-    seed: Annotated[int, typer.Option(help="seed of every random draw")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    out: Annotated[str, typer.Option(help="run store (points are kept and reused by key)")] = str(
+        DEFAULT_STORE
+    ),
+    seed: Annotated[str, typer.Option(help="seed of every random draw, 0 <= N < 2^63")] = "0",
 ) -> None:
     """Run one law with typed overrides of its spec (unknown keys are an error)."""
+    seed_value = _parse_seed(seed)
     overrides = _parse_sets(set_)
-    code = _run_check([law], preset, seed, device, out or _default_out(f"run-{law}"), overrides)
-    raise typer.Exit(code)
+    raise typer.Exit(_run_check([law], preset, seed_value, device, out, overrides))
 
 
 @app.command("report")
-def report_cmd(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
-    """Rebuild report.html from a run store alone (nothing is recomputed)."""
-    from lmech.report.html import build_report
+def report_cmd(
+    run_dir: Annotated[str, typer.Argument(help="a run store (the --out of lmech check)")] = (
+        str(DEFAULT_STORE)
+    ),
+) -> None:
+    """Rebuild report.html from a run store alone (nothing is recomputed).
 
-    path = build_report(run_dir)
-    out_console.print(f"report: {path}")
+    Exit status 1 when a point is invalid (it is a row saying why).
+    """
+    from lmech.report.html import write_report
+
+    report = write_report(run_dir)
+    for point in report.invalid:
+        err_console.print(
+            f"invalid point {escape(str(point.path))}: {escape(point.problem or '')}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    out_console.print(f"report: {escape(str(report.path))}", highlight=False)
+    raise typer.Exit(1 if report.invalid else 0)
+
+
+@app.command("runs")
+def runs_cmd(
+    run_dir: Annotated[str, typer.Argument(help="a run store (the --out of lmech check)")] = (
+        str(DEFAULT_STORE)
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the points as JSON")] = False,
+) -> None:
+    """List the points of a run store with their status (each point is verified)."""
+    from lmech.runs.store import index_records
+
+    records = index_records(run_dir)
+    if as_json:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        sys.stdout.flush()
+        return
+    table = Table(title=f"lmech runs — {escape(str(run_dir))}", show_lines=False)
+    for col in ("law", "preset", "seed", "device", "status", "checks", "point"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("law", "status", "point"))
+    for r in records:
+        style = _STATUS_STYLE.get(r["status"], "bold yellow")
+        status = f"[{style}]{r['status']}[/]"
+        checks = escape(r["problem"] if r["status"] == "invalid" else r["checks"])
+        table.add_row(
+            escape(r["law"]),
+            escape(str(r["preset"] or "")),
+            "" if r["seed"] is None else str(r["seed"]),
+            escape(str(r["device"] or "")),
+            status,
+            checks,
+            escape(r["key"]),
+        )
+    out_console.print(table)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    out_console.print(f"{len(records)} points" + (f": {summary}" if summary else ""))
 
 
 @app.callback(invoke_without_command=True)
@@ -238,16 +363,31 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted; rerun with the same --out to resume")
+        err_console.print(_RESUME, highlight=False)
         return 130
     except Exception as exc:
-        # usage errors (click's ClickException, vendored by newer typer): they print
-        # themselves and carry exit code 2; matched by duck type to avoid private imports
+        # usage errors (click's ClickException, vendored by newer typer) become one
+        # `error:` line with their exit code (2); matched by duck type, no private imports
         show = getattr(exc, "show", None)
         if callable(show) and hasattr(exc, "exit_code"):
-            show()
+            fmt = getattr(exc, "format_message", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" or not callable(fmt):
+                show()  # `lmech` alone prints the help
+                return int(exc.exit_code)
+            names, ctx = [], getattr(exc, "ctx", None)
+            while ctx is not None:
+                names.append(str(getattr(ctx, "info_name", "") or ""))
+                ctx = getattr(ctx, "parent", None)
+            command = " ".join(["lmech", *reversed(names[:-1])])  # the root is `lmech`
+            err_console.print(
+                f"[bold red]error:[/] {escape(' '.join(str(fmt()).split()))} "
+                f"(see `{escape(command)} --help`)",
+                highlight=False,
+                soft_wrap=True,
+            )
             return int(exc.exit_code)
-        if type(exc).__name__ == "Abort":
+        if type(exc).__name__ == "Abort":  # click turns Ctrl-C into Abort
+            err_console.print(_RESUME, highlight=False)
             return 130
         raise
     return code if isinstance(code, int) else 0

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lmech._memory import check_allocation
+from lmech._validate import as_positive_int
 from lmech.errors import InputError
 from lmech.spectra.hea import (
     HEAModes,
@@ -65,11 +67,18 @@ __all__ = [
 ]
 
 _RELATIVE_RANK_TOL = 1e-12
+#: Highest Hermite degree hea_decompose accepts (the default is 10).
+MAX_HEA_DEGREE = 64
 
 
 def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X)
-    y = np.asarray(y)
+    try:
+        X = np.asarray(X)
+        y = np.asarray(y)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise InputError(
+            f"X and y must be arrays of numbers; numpy cannot read them ({err})"
+        ) from None
     if X.ndim != 2:
         raise InputError(
             f"X must be a 2-D array (samples x features); got shape {X.shape}"
@@ -83,8 +92,20 @@ def _check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"X and y must have the same number of samples; got {X.shape[0]} and {y.shape[0]}"
         )
-    if not (np.issubdtype(X.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
-        raise InputError(f"X and y must be numeric; got dtypes {X.dtype} and {y.dtype}")
+    for name, a in (("X", X), ("y", y)):
+        if a.dtype.kind == "c":
+            raise InputError(
+                f"{name} must be real; got complex dtype {a.dtype}; pass the real part "
+                f"({name}.real) or the modulus (abs({name})) explicitly"
+            )
+        if a.dtype.kind not in "biuf":
+            raise InputError(
+                f"X and y must be real numbers; got dtypes {X.dtype} and {y.dtype} (encode "
+                "categories as numbers first)"
+            )
+    check_allocation(
+        8 * 2 * (X.size + y.size), f"float64 copies of X {X.shape} and y", "pass fewer samples"
+    )
     X = X.astype(np.float64)
     y = y.astype(np.float64)
     for name, a in (("X", X), ("y", y)):
@@ -191,11 +212,14 @@ class HEADecomposition:
         unexplained power counts as error), ``kappa``, ``overfitting_coefficient``,
         ``learnability``, ``effective_ridge`` (ridge + tail).
         """
+        from lmech._validate import real_array
         from lmech.theory.eigenlearning import learning_curve
 
-        ridges = np.atleast_1d(np.asarray(ridge, dtype=np.float64))
+        ridges = np.atleast_1d(real_array(ridge, "ridge"))
         if ridges.ndim != 1 or not np.all(np.isfinite(ridges)) or np.any(ridges < 0):
-            raise InputError(f"ridge must be >= 0 and finite (scalar or 1-D); got {ridge!r}")
+            raise InputError(
+                f"ridge must be >= 0 and finite (scalar or 1-D); got {str(ridge)[:80]}"
+            )
         table = learning_curve(
             self.eigenvalues,
             self.coefficients,
@@ -224,12 +248,23 @@ def hea_decompose(
     """
     X, y = _check_data(X, y)
     if isinstance(num_modes, bool) or not isinstance(num_modes, (int, np.integer)):
-        raise InputError(f"num_modes must be a positive integer; got {num_modes!r}")
+        raise InputError(f"num_modes must be a positive integer; got {num_modes!r:.60}")
     if not 1 <= num_modes < X.shape[0]:
         raise InputError(
             f"num_modes must be in [1, N - 1] = [1, {X.shape[0] - 1}] (the target "
             f"decomposition needs more samples than modes); got {num_modes}"
         )
+    if max_degree is not None:
+        max_degree = as_positive_int(max_degree, "max_degree", maximum=MAX_HEA_DEGREE)
+    N, d = X.shape
+    P = int(num_modes)
+    # centred copy, covariance and its eigenvectors, whitened coordinates (at most N x d),
+    # the Hermite features and their Gram matrix (N x P and P x P)
+    check_allocation(
+        8 * (2 * N * d + 3 * d * d + N * P + 2 * P * P + P * (max_degree or 10)),
+        f"the HEA decomposition of {N} samples x {d} features with {P} modes",
+        "lower num_modes or pass fewer samples or features",
+    )
     mean = X.mean(axis=0)
     Xc = X - mean
     gamma, U, _ = pca(Xc, centred=True)
@@ -290,28 +325,62 @@ def predict_learning_curve(
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-def _read_table(path) -> pd.DataFrame:
+def _file(path, what: str):
+    """``Path(path)`` of an existing regular file; DataUnavailableError / InputError if not."""
     from pathlib import Path
 
     from lmech.errors import DataUnavailableError
 
     p = Path(path)
-    if not p.is_file():
-        raise DataUnavailableError(f"{p}: no such file")
+    try:
+        if "\0" in str(p):
+            raise ValueError("embedded null byte")
+        exists, is_file = p.exists(), p.is_file()
+    except (OSError, ValueError) as err:
+        raise InputError(f"{what} {str(path)[:200]!r} is not a usable path ({err})") from None
+    if not exists:
+        raise DataUnavailableError(f"{what} {p} does not exist; check the path")
+    if not is_file:
+        raise InputError(f"{what} {p} is not a regular file (a directory?); pass the file")
+    return p
+
+
+def _read_table(path) -> pd.DataFrame:
+    p = _file(path, "table file")
+    size = p.stat().st_size
+    if p.suffix.lower() == ".csv":
+        # a numeric CSV parses to about as many float64 bytes as it has characters, and
+        # pandas holds a few copies while it does
+        check_allocation(8 * size, f"{p}: parsing this {size}-byte CSV file", "pass a smaller file")
+    else:
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(p).metadata
+            cells = int(meta.num_rows) * int(meta.num_columns)
+        except Exception as err:  # pyarrow raises its own hierarchy on a corrupt footer
+            raise InputError(
+                f"{p}: not a readable parquet file ({type(err).__name__}: {str(err)[:200]}); "
+                "expected a .parquet table (e.g. written by DataFrame.to_parquet)"
+            ) from None
+        check_allocation(
+            16 * cells, f"{p}: a parquet table of {cells} cells", "pass a smaller file"
+        )
     try:
         if p.suffix.lower() == ".csv":
             return pd.read_csv(p)
         return pd.read_parquet(p)
-    except (ValueError, OSError) as err:
-        raise InputError(f"{p}: could not read it as {p.suffix} ({err})") from None
+    except Exception as err:  # the parsers raise ValueError, OSError, their own errors
+        raise InputError(
+            f"{p}: could not read it as {p.suffix} ({type(err).__name__}: {str(err)[:200]}); "
+            "expected a table of numeric columns with a header row"
+        ) from None
 
 
 def _read_vector(path) -> np.ndarray:
-    from pathlib import Path
-
     from lmech.data.files import load_array_file
 
-    p = Path(path)
+    p = _file(path, "target file")
     suffix = p.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
         table = _read_table(p)
@@ -322,10 +391,16 @@ def _read_vector(path) -> np.ndarray:
             )
         return table.iloc[:, 0].to_numpy()
     if suffix == ".txt":
+        check_allocation(
+            8 * p.stat().st_size, f"{p}: parsing this text file", "pass a smaller file"
+        )
         try:
             return np.loadtxt(p, dtype=np.float64, ndmin=1)
-        except ValueError as err:
-            raise InputError(f"{p}: not a plain list of numbers ({err})") from None
+        except (ValueError, UnicodeError) as err:
+            raise InputError(
+                f"{p}: not a plain list of numbers ({str(err)[:200]}); expected one real "
+                "number per line"
+            ) from None
     y, _ = load_array_file(p, y_key=None)
     return y
 
@@ -333,9 +408,13 @@ def _read_vector(path) -> np.ndarray:
 def _target_file(target: str, data, names: list[str]) -> np.ndarray:
     from pathlib import Path
 
-    if not Path(target).is_file():
+    try:
+        is_file = "\0" not in target and Path(target).is_file()
+    except (OSError, ValueError):
+        is_file = False
+    if not is_file:
         raise InputError(
-            f"--target {target!r} is neither a column/key of {data} (it has "
+            f"--target {target[:100]!r} is neither a column/key of {data} (it has "
             f"{', '.join(map(str, names[:10]))}) nor an existing file"
         )
     return _read_vector(target)
@@ -347,12 +426,15 @@ def load_xy(data, target: str) -> tuple[np.ndarray, np.ndarray]:
     ``data``: .npy (X), .npz (X under key ``X`` or its only other array), .csv or
     .parquet (numeric columns). ``target``: a column (csv/parquet) or key (npz) of the
     data file, else a file holding y (.npy, .csv/.parquet with one column, .txt).
+
+    Raises:
+      DataUnavailableError: the data file (or the target file) does not exist.
+      InputError: a file that cannot be read as its kind, non-numeric or complex columns,
+        an unknown target, or arrays too large for the memory limit.
     """
-    from pathlib import Path
+    from lmech.data.files import array_file_keys, load_array_file
 
-    from lmech.data.files import load_array_file
-
-    p = Path(data)
+    p = _file(data, "data file")
     suffix = p.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
         table = _read_table(p)
@@ -361,16 +443,21 @@ def load_xy(data, target: str) -> tuple[np.ndarray, np.ndarray]:
             X = table.drop(columns=[target])
         else:
             X, y = table, _target_file(target, p, list(table.columns))
-        non_numeric = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        non_numeric = [
+            c
+            for c in X.columns
+            if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_complex_dtype(X[c])
+        ]
         if non_numeric:
             raise InputError(
-                f"{p}: columns must be numeric; got non-numeric {non_numeric[:5]} (encode or "
-                "drop them)"
+                f"{p}: columns must hold real numbers; got non-numeric or complex "
+                f"{non_numeric[:5]} (encode or drop them)"
             )
+        if X.shape[1] == 0:
+            raise InputError(f"{p}: no feature columns left besides the target {target!r}")
         return X.to_numpy(dtype=np.float64), y
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as f:
-            keys = list(f.keys())
+    keys = array_file_keys(p)  # None for .npy; refuses anything else
+    if keys is not None:
         if target in keys:
             others = [k for k in keys if k != target]
             x_key = "X" if "X" in others else (others[0] if len(others) == 1 else None)

@@ -15,6 +15,7 @@ from lmech.cli import main
 from lmech.laws import registry
 from lmech.laws.base import PRESETS, Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import LawSpec, param
+from lmech.runs import store
 
 LMECH = [sys.executable, "-m", "lmech.cli"]
 
@@ -32,6 +33,19 @@ def _one_line_error(err):
     return lines[0]
 
 
+def _points(out_dir: Path, law: str | None = None, *, valid: bool = True) -> list[Path]:
+    """The point folders in a store (of one law), valid ones only by default."""
+    if not out_dir.is_dir():
+        return []
+    pts = [store.read_point(p, keep_data=False) for p in store.list_points(out_dir)]
+    return [p.path for p in pts if (law is None or p.law == law) and (p.valid or not valid)]
+
+
+def _leftovers(out_dir: Path) -> list[Path]:
+    """lmech temporaries and locks anywhere in a store."""
+    return [p for p in out_dir.rglob(".*") if p.name.startswith((".tmp-lmech-", ".lock-lmech-"))]
+
+
 def test_laws_lists_every_law(capsys):
     code, out, _ = run_cli(["laws"], capsys)
     assert code == 0
@@ -47,7 +61,7 @@ def test_check_smoke_writes_store_and_report(tmp_path, capsys):
     assert "not a verdict" in out
     skipped = set()
     for law in registry.names():
-        d = out_dir / law
+        [d] = _points(out_dir, law)
         status = json.loads((d / "verdict.json").read_text())["status"]
         assert status in ("smoke", "skipped"), (law, status)
         if status == "skipped":
@@ -76,6 +90,7 @@ def test_check_smoke_writes_store_and_report(tmp_path, capsys):
         ["check", "--preset", "smoke", "--out", str(out_dir), "--device", "cpu"], capsys
     )
     assert out.count("reused") == len(registry.names()) - len(skipped)
+    assert len(_points(out_dir)) == len(registry.names()) and _leftovers(out_dir) == []
 
 
 @pytest.mark.parametrize(
@@ -156,18 +171,20 @@ def test_failing_or_crashing_law_exits_1(tmp_path, capsys, monkeypatch, crash):
     assert code == 1 and ("error" if crash else "failed") in out
     if crash:
         assert "boom" in out  # reported in the verdict detail, and not stored: a rerun retries
-        assert not (tmp_path / "o" / "fake-law").exists()
+        assert _points(tmp_path / "o", valid=False) == []
     else:
-        assert (tmp_path / "o" / "fake-law" / "verdict.json").is_file()
+        [point] = _points(tmp_path / "o", "fake-law")
+        assert (point / "verdict.json").is_file()
+    assert _leftovers(tmp_path / "o") == []
     code, out, _ = run_cli(
         ["run", "fake-law", "--set", "value=0.05", "--out", str(tmp_path / "p")], capsys
     )
     assert code == (1 if crash else 0)
 
 
-def _wait_for(path: Path, proc, timeout=120.0):
+def _wait_for_point(out_dir: Path, law: str, proc, timeout=120.0):
     start = time.time()
-    while not path.exists():
+    while not _points(out_dir, law):
         assert proc.poll() is None, "lmech check ended before the first law finished"
         assert time.time() - start < timeout
         time.sleep(0.05)
@@ -196,14 +213,21 @@ def test_interrupted_check_resumes(tmp_path, sig):
         # and a child inherits that: Python then never raises KeyboardInterrupt
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    _wait_for(out_dir / "eigenlearning-digits" / "verdict.json", proc)
+    _wait_for_point(out_dir, "eigenlearning-digits", proc)
     time.sleep(1.0)
     proc.send_signal(sig)
-    proc.communicate(timeout=60)
-    assert not (out_dir / "eigenlearning-synthetic").exists()
+    _, err = proc.communicate(timeout=60)
+    assert _points(out_dir, "eigenlearning-synthetic", valid=False) == []
     if sig == signal.SIGINT:
+        # the point in flight is discarded, the report of what finished is written
         assert proc.returncode == 130
-        assert not [p for p in out_dir.iterdir() if p.name.startswith(".tmp-")]
+        assert "interrupted; rerun with the same --out to resume" in err.decode()
+        assert "Traceback" not in err.decode()
+        assert _leftovers(out_dir) == []
+        report = (out_dir / "report.html").read_text()
+        assert "eigenlearning-digits" in report and "eigenlearning-synthetic" not in report
+    else:
+        assert proc.returncode == -signal.SIGKILL
     again = subprocess.run(
         [*LMECH, "check", "eigenlearning-digits", "--device", "cpu", "--out", str(out_dir)],
         env=env,
@@ -213,7 +237,8 @@ def test_interrupted_check_resumes(tmp_path, sig):
     )
     assert again.returncode == 0, again.stderr
     assert "reused" in again.stdout
-    assert not [p for p in out_dir.iterdir() if p.name.startswith(".tmp-")]
+    # the killed run's temporary folder and lock are provably dead: cleaned up
+    assert _leftovers(out_dir) == []
 
 
 def test_error_text_with_brackets_is_printed_verbatim(tmp_path, capsys):
@@ -256,12 +281,57 @@ def test_rerun_by_other_code_recomputes(tmp_path, capsys, monkeypatch):
     assert run_cli([*args, "--device", "cpu"], capsys)[0] == 0
     _, out, _ = run_cli([*args, "--device", "cpu"], capsys)
     assert "reused" in out
-    # the same spec and seed left by other lmech code: recomputed, and the store updated
+    # the same spec and seed by other lmech code: another point, computed beside the first
+    real = store.code_hash()
     monkeypatch.setattr(execute, "code_hash", lambda: "0123456789abcdef")
     _, out, _ = run_cli([*args, "--device", "cpu"], capsys)
     assert "reused" not in out
-    manifest = json.loads((out_dir / "eigenlearning-digits" / "manifest.json").read_text())
-    assert manifest["code_hash"] != "0123456789abcdef"  # written by the real code
+    codes = sorted(
+        json.loads((p / "manifest.json").read_text())["code_hash"] for p in _points(out_dir)
+    )
+    assert codes == sorted(["0123456789abcdef", real])
+
+
+def test_other_seeds_and_sets_are_points_beside_each_other(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    base = ["run", "eigenlearning-digits", "--preset", "smoke", "--device", "cpu"]
+    for extra in (["--seed", "0"], ["--seed", "1"], ["--set", "trials=3"], ["--seed", "0"]):
+        code, out, err = run_cli([*base, *extra, "--out", str(out_dir)], capsys)
+        assert code == 0, err
+    assert "reused" in out  # the last one was computed first
+    df = store.index(out_dir)
+    assert len(df) == 3 and df["valid"].all()
+    assert sorted(df["seed"]) == [0, 0, 1] and df["spec_hash"].nunique() == 3
+    code, out, _ = run_cli(["runs", str(out_dir), "--json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"smoke"}
+    assert {r["path"] for r in rows} == {str(p) for p in _points(out_dir)}
+    code, out, _ = run_cli(["runs", str(out_dir)], capsys)
+    assert code == 0 and "3 points: 3 smoke" in out and out.count("eigenlearning-digits") == 3
+
+
+def test_report_and_runs_show_a_tampered_point_as_invalid(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    args = ["check", "eigenlearning-digits", "--preset", "smoke", "--device", "cpu"]
+    assert run_cli([*args, "--out", str(out_dir)], capsys)[0] == 0
+    [point] = _points(out_dir)
+    verdict = json.loads((point / "verdict.json").read_text())
+    verdict["status"] = "passed"
+    (point / "verdict.json").write_text(json.dumps(verdict))
+    code, out, err = run_cli(["report", str(out_dir)], capsys)
+    assert code == 1 and "invalid point" in err and "verdict.json" in err
+    assert 'class="status invalid"' in (out_dir / "report.html").read_text()
+    code, out, _ = run_cli(["runs", str(out_dir), "--json"], capsys)
+    [row] = json.loads(out)
+    assert code == 0 and row["status"] == "invalid" and not row["valid"]
+    # a rerun recomputes it (the bad folder is kept aside) and the store is valid again
+    code, out, _ = run_cli([*args, "--out", str(out_dir)], capsys)
+    assert code == 0 and "reused" not in out and "replaced an invalid point" in out
+    assert _points(out_dir) == [point] and store.read_point(point).valid
+    assert [p.name[:31] for p in (point.parent).glob(".invalid-lmech-*")] == [
+        ".invalid-lmech-" + point.name
+    ]
 
 
 def test_missing_data_skips_those_laws_and_the_rest_pass(tmp_path, monkeypatch, capsys):
@@ -279,8 +349,10 @@ def test_missing_data_skips_those_laws_and_the_rest_pass(tmp_path, monkeypatch, 
     )
     assert code == 0, out
     for name in data_laws:
-        verdict = json.loads((out_dir / name / "verdict.json").read_text())
+        [point] = _points(out_dir, name)
+        verdict = json.loads((point / "verdict.json").read_text())
         assert verdict["status"] == "skipped" and "fashion" in verdict["detail"].lower(), name
-    passed = json.loads((out_dir / "eigenlearning-digits" / "verdict.json").read_text())
+    [point] = _points(out_dir, "eigenlearning-digits")
+    passed = json.loads((point / "verdict.json").read_text())
     assert passed["status"] == "passed"
     assert (out_dir / "report.html").is_file() and "skipped" in out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from lmech.data.files import (
     CIFAR10_CLASSES,
+    array_file_keys,
     load_array_file,
     load_cifar10,
     read_cifar10_batch,
@@ -36,6 +37,7 @@ __all__ = [
     "read_cifar10_batch",
     "load_cifar10",
     "load_array_file",
+    "array_file_keys",
     "read_text_tokens",
     "tokens_to_ids",
     "load_fashion_mnist",

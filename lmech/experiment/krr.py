@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lmech._validate import as_positive_sizes, as_ridges
-from lmech.errors import InputError
+from lmech._memory import check_allocation
+from lmech._validate import as_positive_int, as_positive_sizes, as_ridges, show_number
+from lmech.errors import DeviceError, InputError
 from lmech.experiment._band import band_reduce
 from lmech.kernels.base import Kernel, gram
 from lmech.progress import task as progress_task
@@ -185,6 +186,35 @@ def _ridge_path(K, y, ridges, K_test, workspace=None, overwrite_k=False):
     return _ridge_path_eigh(K, Y, ridges, K_test)
 
 
+#: Most trials per size: each is one factorization per size, so more never finishes.
+MAX_TRIALS = 1_000_000
+
+
+def _check_trial(data, t: int) -> TrialData:
+    """What ``sample`` returned, checked once per trial (shapes agree, finite values)."""
+    names = ("X_train", "y_train", "X_test", "y_test")
+    if not all(isinstance(getattr(data, a, None), torch.Tensor) for a in names):
+        raise InputError(
+            f"sample({t}, n_max) must return a TrialData of four tensors; got {type(data).__name__}"
+        )
+    X, y, Xs, ys = (getattr(data, a) for a in names)
+    if X.ndim != 2 or Xs.ndim != 2 or X.shape[1] != Xs.shape[1]:
+        raise InputError(
+            f"sample({t}, n_max): X_train and X_test must be 2-D with equal columns; got "
+            f"{tuple(X.shape)} and {tuple(Xs.shape)}"
+        )
+    if y.shape[:1] != X.shape[:1] or ys.shape[:1] != Xs.shape[:1] or y.shape[1:] != ys.shape[1:]:
+        raise InputError(
+            f"sample({t}, n_max): targets must have one row per input and the same trailing "
+            f"shape; got y_train {tuple(y.shape)} for X_train {tuple(X.shape)} and y_test "
+            f"{tuple(ys.shape)} for X_test {tuple(Xs.shape)}"
+        )
+    for name, A in zip(names, (X, y, Xs, ys), strict=True):
+        if A.is_complex() or not bool(torch.isfinite(A).all()):
+            raise InputError(f"sample({t}, n_max): {name} must be real and finite")
+    return data
+
+
 def krr_learning_curve(
     kernel: Kernel,
     sample: Callable[[int, int], TrialData],
@@ -216,23 +246,56 @@ def krr_learning_curve(
         A tidy table, one row per (trial, n, ridge): ``trial``, ``n``, ``ridge``,
         ``test_mse`` and ``train_mse`` (mean squared error over points and outputs).
     """
+    if not callable(getattr(kernel, "block", None)):
+        raise InputError(
+            f"kernel must have a block(X, Z) method (an lmech kernel); got {type(kernel).__name__}"
+        )
+    if not callable(sample):
+        raise InputError(
+            f"sample must be a callable sample(trial, n_max); got {type(sample).__name__}"
+        )
     n_grid = as_positive_sizes(sizes, "sizes")  # sorted, unique
     requested = np.atleast_1d(np.asarray(sizes))
     if n_grid.size != requested.size:
         raise InputError(f"sizes must be distinct; got {requested.tolist()}")
+    order = np.argsort(np.asarray(requested, dtype=np.float64), kind="stable")
     deltas = as_ridges(ridges, "ridges")
     if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
-        per_size = np.full(n_grid.size, int(trials))
+        per_size = np.full(n_grid.size, as_positive_int(trials, "trials", maximum=MAX_TRIALS))
     else:
-        raw = np.asarray(trials)
-        if raw.shape != requested.shape:
+        try:
+            raw = list(trials)
+        except TypeError:
             raise InputError(
-                f"trials must be an int or one count per size ({requested.size}); got {trials!r}"
+                f"trials must be an int or one count per size ({requested.size}); got "
+                f"{type(trials).__name__}"
+            ) from None
+        if len(raw) != requested.size:
+            raise InputError(
+                f"trials must be an int or one count per size ({requested.size}); got "
+                f"{len(raw)} counts"
             )
-        per_size = raw[np.argsort(requested)].astype(np.int64)  # aligned with sorted n_grid
-    if np.any(per_size < 1):
-        raise InputError(f"trials must be >= 1; got {per_size.tolist()}")
-    dev = torch.device(device)
+        counts = [as_positive_int(t, "trials", maximum=MAX_TRIALS) for t in raw]
+        per_size = np.asarray(counts, dtype=np.int64)[order]  # aligned with sorted n_grid
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r:.60}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {device!r} was asked for but CUDA is not available; use 'cpu'")
+    if dtype not in (torch.float32, torch.float64):
+        raise InputError(f"dtype must be torch.float32 or torch.float64; got {dtype!r:.60}")
+    item = torch.empty(0, dtype=dtype).element_size()
+    n_top = int(n_grid[-1])
+    n_next = int(n_grid[-2]) if n_grid.size > 1 else 0
+    # the largest Gram matrix, its factorization's working copy and eigenvectors (or the
+    # Cholesky factor) and the band reduction's workspace; the test Gram is checked by gram
+    check_allocation(
+        item * (3 * n_top * n_top + n_next * n_next),
+        f"KRR at n = {show_number(n_top)} ({n_top} x {n_top} Gram matrices)",
+        "use smaller sizes",
+        device=dev,
+    )
     ridge_t = torch.as_tensor(deltas, dtype=dtype, device=dev)
     rows = []
     # the CPU band reduction (see _ridge_path_band) works in one reusable buffer for every
@@ -244,7 +307,7 @@ def krr_learning_curve(
     with progress_task("KRR (n, trial) factorizations", int(per_size.sum())) as advance:
         for t in range(int(per_size.max())):
             active = n_grid[per_size > t]
-            data = sample(t, int(active.max()))
+            data = _check_trial(sample(t, int(active.max())), t)
             X = data.X_train.to(dev, dtype)
             Y = data.y_train.to(dev, dtype).reshape(X.shape[0], -1)
             Xs = data.X_test.to(dev, dtype)

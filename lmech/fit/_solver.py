@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["huber", "objective", "minimize_batched", "BatchResult"]
+__all__ = ["huber", "objective", "minimize_batched", "minimize_chunked", "BatchResult", "jacobian"]
 
 
 class BatchResult(NamedTuple):
@@ -171,3 +171,52 @@ def minimize_batched(
         done[active[fin]] = True
         active = active[~fin]
     return BatchResult(theta, value, iters, done)
+
+
+def minimize_chunked(
+    theta0: np.ndarray,
+    design: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    y_index: np.ndarray | None = None,
+    delta: float | None = 1e-3,
+    max_iter: int = 500,
+    budget: int = 4_000_000,
+) -> BatchResult:
+    """:func:`minimize_batched` over chunks of problems, so that the work arrays stay near
+    ``budget`` floats whatever the number of problems S and of rows n.
+
+    ``y`` is (n,), (S, n), or (R, n) with ``y_index`` (S,) naming the row of ``y`` each
+    problem fits (R data sets times many starts without copying y S times); ``weights``
+    is None, (n,) or (S, n).
+    """
+    s = len(theta0)
+    n, _, p = design.shape
+    chunk = max(1, budget // (n * p))
+    y = np.asarray(y, dtype=np.float64)
+    parts = []
+    for lo in range(0, s, chunk):
+        sl = slice(lo, min(s, lo + chunk))
+        if y_index is not None:
+            ys = y[y_index[sl]]
+        elif y.ndim == 2:
+            ys = y[sl]
+        else:
+            ys = y
+        if weights is None or np.ndim(weights) == 1:
+            ws = weights
+        else:
+            ws = weights[sl]
+        parts.append(minimize_batched(theta0[sl], design, ys, ws, delta=delta, max_iter=max_iter))
+    if not parts:
+        return BatchResult(np.zeros((0, p)), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool))
+    return BatchResult(*(np.concatenate(col) for col in zip(*parts, strict=True)))
+
+
+def jacobian(theta: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gradient of each prediction (n, P), softmax share of each LSE term (n, K), the
+    predictions (n,)) at one parameter vector ``theta`` (P,)."""
+    pred, soft = _lse(np.asarray(theta, dtype=np.float64)[None], design)
+    soft = soft[0]
+    return np.einsum("nk,nkp->np", soft, design), soft, pred[0]

@@ -25,8 +25,28 @@ import numpy as np
 import pandas as pd
 
 from lmech.errors import InputError
-from lmech.fit._checks import enough_points, positive_column, same_length
-from lmech.fit._solver import minimize_batched
+from lmech.fit._checks import (
+    MAX_STARTS,
+    check_bootstrap,
+    check_delta,
+    check_fit_seed,
+    check_level,
+    check_loss_varies,
+    check_memory,
+    distinct_labels,
+    exact_duplicates,
+    positive_column,
+    same_length,
+)
+from lmech.fit._identify import (
+    EXACT_RESIDUAL,
+    TERM_MIN_SHARE,
+    Notes,
+    check_intervals,
+    present_counts,
+    weak_directions,
+)
+from lmech.fit._solver import jacobian, minimize_chunked
 from lmech.fit.allocation import compute_optimal_exponents, efficient_frontier
 from lmech.fit.bootstrap import percentile_interval, resample_counts
 
@@ -108,27 +128,32 @@ class _Design:
         return theta_s @ self.R.T
 
 
-def _chunked_minimize(design, theta0, y, weights, delta, max_iter, budget=4_000_000):
-    """minimize_batched over chunks of problems so memory stays ~budget floats per array."""
-    s = len(theta0)
-    n = design.shape[0]
-    chunk = max(1, budget // (n * 5))
-    y = np.broadcast_to(y, (s, n))
-    w = None if weights is None else np.broadcast_to(weights, (s, n))
-    thetas, values = [], []
-    for lo in range(0, s, chunk):
-        sl = slice(lo, lo + chunk)
-        res = minimize_batched(
-            theta0[sl],
-            design,
-            y[sl],
-            None if w is None else w[sl],
-            delta=delta,
-            max_iter=max_iter,
-        )
-        thetas.append(res.theta)
-        values.append(res.value)
-    return np.concatenate(thetas), np.concatenate(values)
+def _multistart(log_n, log_d, log_loss, grid, *, delta, max_iter, screen_iter, keep):
+    """:func:`multistart` plus the winning start (R, 5) and convergence flags (R,)."""
+    log_loss = np.atleast_2d(log_loss)
+    r, g = len(log_loss), len(grid)
+    d = _Design(log_n, log_d)
+    starts = d.to_scaled(grid)
+    theta0 = np.tile(starts, (r, 1))  # (R*G, 5)
+    row = np.repeat(np.arange(r), g)  # data set of each problem (no R*G copies of y)
+    # stage 1: every start for `screen_iter` iterations; stage 2: the best `keep` fraction
+    # of each data set's starts (at least 8) continue to convergence
+    res = minimize_chunked(
+        theta0, d.design, log_loss, y_index=row, delta=delta, max_iter=screen_iter
+    )
+    val = np.where(np.isfinite(res.value), res.value, np.inf).reshape(r, g)
+    k = min(g, max(8, int(np.ceil(keep * g))))
+    top = np.argsort(val, axis=1)[:, :k]  # (R, k)
+    flat = (np.arange(r)[:, None] * g + top).ravel()
+    res2 = minimize_chunked(
+        res.theta[flat], d.design, log_loss, y_index=row[flat], delta=delta, max_iter=max_iter
+    )
+    val2 = np.where(np.isfinite(res2.value), res2.value, np.inf).reshape(r, k)
+    best = val2.argmin(axis=1)
+    pick = np.arange(r) * k + best
+    th = res2.theta[pick]
+    start = starts[top[np.arange(r), best]]
+    return d.to_original(th), val2[np.arange(r), best], d.to_original(start), res2.converged[pick]
 
 
 def multistart(
@@ -146,6 +171,8 @@ def multistart(
 
     ``log_loss`` is (R, n): R loss vectors measured at the same (N_i, D_i) (repetitions of
     a noisy experiment), all fitted in one batch. theta rows are (a, b, e, alpha, beta).
+    This is the low-level engine: it does not check identifiability (use
+    :func:`fit_chinchilla` for that).
 
     Warning:
         To save time, every start first runs ``screen_iter`` iterations; only the best
@@ -154,24 +181,11 @@ def multistart(
         al. ran every start to the end. The benchmark checks the optimum is the same as a
         full loop of scipy L-BFGS-B over the 4,500 starts.
     """
-    log_loss = np.atleast_2d(log_loss)
-    r, g = len(log_loss), len(grid)
-    d = _Design(log_n, log_d)
-    theta0 = np.tile(d.to_scaled(grid), (r, 1))  # (R*G, 5)
-    y = np.repeat(log_loss, g, axis=0)
-    # stage 1: every start for `screen_iter` iterations; stage 2: the best `keep` fraction
-    # of each data set's starts (at least 8) continue to convergence
-    th, val = _chunked_minimize(d.design, theta0, y, None, delta, screen_iter)
-    val = np.where(np.isfinite(val), val, np.inf).reshape(r, g)
-    k = min(g, max(8, int(np.ceil(keep * g))))
-    top = np.argsort(val, axis=1)[:, :k]  # (R, k)
-    flat = (np.arange(r)[:, None] * g + top).ravel()
-    th2, val2 = _chunked_minimize(d.design, th[flat], y[flat], None, delta, max_iter)
-    val2 = np.where(np.isfinite(val2), val2, np.inf).reshape(r, k)
-    best = val2.argmin(axis=1)
-    th = th2.reshape(r, k, 5)[np.arange(r), best]
-    val = val2
-    return d.to_original(th), val[np.arange(r), best]
+    theta, value, _, _ = _multistart(
+        log_n, log_d, log_loss, grid, delta=delta, max_iter=max_iter,
+        screen_iter=screen_iter, keep=keep,
+    )  # fmt: skip
+    return theta, value
 
 
 def bootstrap_refit(
@@ -190,9 +204,12 @@ def bootstrap_refit(
     r, b, n = counts.shape
     d = _Design(log_n, log_d)
     theta0 = np.repeat(d.to_scaled(theta_hat), b, axis=0)  # (R*B, 5)
-    y = np.repeat(log_loss, b, axis=0)
-    th, _ = _chunked_minimize(d.design, theta0, y, counts.reshape(r * b, n), delta, max_iter)
-    return d.to_original(th).reshape(r, b, 5)
+    row = np.repeat(np.arange(r), b)
+    res = minimize_chunked(
+        theta0, d.design, log_loss, counts.reshape(r * b, n), y_index=row, delta=delta,
+        max_iter=max_iter,
+    )  # fmt: skip
+    return d.to_original(res.theta).reshape(r, b, 5)
 
 
 def named_parameters(theta: np.ndarray) -> np.ndarray:
@@ -211,8 +228,12 @@ class ChinchillaFit:
 
     ``estimate`` maps E, A, B, alpha, beta and the compute-optimal exponents
     a = beta/(alpha+beta) (N_opt ~ C^a), b = alpha/(alpha+beta) (D_opt ~ C^b) to floats;
-    ``samples`` holds one row per bootstrap refit (columns in the same order), empty
-    without bootstrap.
+    ``samples`` holds one row per bootstrap refit (columns in the same order, NaN rows for
+    resamples left out), empty without bootstrap.
+
+    ``warnings`` lists what the data could not support (fit-wide, one sentence each);
+    ``unidentified`` maps a parameter to the reason its interval is not reported: its
+    interval is (NaN, NaN), never a tight interval that means nothing.
     """
 
     estimate: dict[str, float]
@@ -221,55 +242,206 @@ class ChinchillaFit:
     objective: float = float("nan")
     n_points: int = 0
     delta: float | None = 1e-3
+    warnings: tuple[str, ...] = ()
+    unidentified: dict[str, str] = field(default_factory=dict)
+    n_distinct: int = 0
 
     def interval(self, name: str) -> tuple[float, float]:
-        """(low, high) percentile interval of ``name``; NaNs without bootstrap."""
+        """(low, high) percentile interval of ``name``; NaNs without bootstrap or when
+        ``name`` is not identified (see :attr:`unidentified`)."""
         if name not in REPORTED:
-            raise InputError(f"unknown parameter {name!r}; expected one of {REPORTED}")
-        if len(self.samples) == 0:
+            raise InputError(f"parameter must be one of {REPORTED}; got {name!r}")
+        if len(self.samples) == 0 or name in self.unidentified:
             return float("nan"), float("nan")
         lo, hi = percentile_interval(self.samples, self.level)
         i = REPORTED.index(name)
         return float(lo[i]), float(hi[i])
 
     def table(self) -> pd.DataFrame:
-        """One row per parameter: estimate, ci_low, ci_high (percentile bootstrap)."""
+        """One row per parameter: estimate, ci_low, ci_high (percentile bootstrap) and a
+        note ("" or why the parameter is not identified); ``.attrs["warnings"]`` holds
+        :attr:`warnings`."""
         rows = []
         for name in REPORTED:
             lo, hi = self.interval(name)
             rows.append(
-                {"parameter": name, "estimate": self.estimate[name], "ci_low": lo, "ci_high": hi}
+                {
+                    "parameter": name,
+                    "estimate": self.estimate[name],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "note": self.unidentified.get(name, ""),
+                }
             )
-        return pd.DataFrame(rows)
+        tab = pd.DataFrame(rows)
+        tab.attrs["warnings"] = list(self.warnings)
+        return tab
 
-    def to_dict(self) -> dict[str, dict[str, float | None]]:
-        """{parameter: {estimate, ci_low, ci_high}} with None for missing intervals (JSON)."""
-
-        def clean(x: float) -> float | None:
-            return float(x) if np.isfinite(x) else None
-
-        return {
-            r.parameter: {
-                "estimate": clean(r.estimate),
-                "ci_low": clean(r.ci_low),
-                "ci_high": clean(r.ci_high),
-            }
-            for r in self.table().itertuples(index=False)
-        }
+    def to_dict(self) -> dict[str, dict[str, float | str | None]]:
+        """{parameter: {estimate, ci_low, ci_high, note}} with None for missing numbers and
+        notes (JSON); the fit-wide :attr:`warnings` are not part of it."""
+        return _records(self.table())
 
     def predict(self, N, D) -> np.ndarray:
         """The fitted L(N, D)."""
         p = self.estimate
         return chinchilla_loss(N, D, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
 
+    def _allocation_defined(self) -> None:
+        p = self.estimate
+        why = [n for n in ("a", "b") if n in self.unidentified]
+        if not (p["alpha"] > 0 and p["beta"] > 0) or why:
+            raise InputError(
+                "the compute-optimal allocation needs a fit with alpha > 0 and beta > 0 "
+                f"whose exponents are identified; got alpha = {p['alpha']:.4g}, beta = "
+                f"{p['beta']:.4g}" + (f" ({self.unidentified[why[0]]})" if why else "")
+            )
+
     def compute_optimal(self, C) -> tuple[np.ndarray, np.ndarray]:
         """(N_opt, D_opt) minimizing the fitted L at C = 6 N D."""
+        self._allocation_defined()
         p = self.estimate
         return efficient_frontier(C, p["A"], p["B"], p["alpha"], p["beta"])
 
     def exponents(self) -> dict[str, float]:
+        """{"a", "b"}: N_opt ~ C^a, D_opt ~ C^b (InputError if they are not identified)."""
+        self._allocation_defined()
         p = self.estimate
         return compute_optimal_exponents(p["alpha"], p["beta"])
+
+
+def _records(tab: pd.DataFrame) -> dict[str, dict[str, float | str | None]]:
+    def clean(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return {
+        r.parameter: {
+            "estimate": clean(r.estimate),
+            "ci_low": clean(r.ci_low),
+            "ci_high": clean(r.ci_high),
+            "note": r.note or None,
+        }
+        for r in tab.itertuples(index=False)
+    }
+
+
+# minimum data for the five-parameter law (refused below; see fit_chinchilla)
+MIN_DISTINCT_RUNS = 2 * len(PARAMETERS)
+MIN_DISTINCT_SIZES = 3  # distinct N and distinct D
+MIN_RESAMPLE_RUNS = len(PARAMETERS) + 1  # a bootstrap resample with fewer is left out
+COLLINEAR_WARN = 0.999  # |corr(log N, log D)| above this: the two terms barely separate
+
+# scaled coordinates (a_s, b_s, e, alpha_s, beta_s) -> reported names they move
+_COORD_NAMES = (("A",), ("B",), ("E",), ("alpha", "A", "a", "b"), ("beta", "B", "a", "b"))
+_TERMS = (("A", "alpha"), ("B", "beta"), ("E",))
+_TERM_TEXT = ("A/N^alpha", "B/D^beta", "E")
+
+
+def _check_data(N: np.ndarray, D: np.ndarray, loss: np.ndarray, notes) -> tuple[int, np.ndarray]:
+    """Refuse data that cannot identify the law; (distinct runs, their labels)."""
+    n = len(N)
+    k, labels = distinct_labels(N, D)
+    kn, _ = distinct_labels(N)
+    kd, _ = distinct_labels(D)
+    if k < MIN_DISTINCT_RUNS or kn < MIN_DISTINCT_SIZES or kd < MIN_DISTINCT_SIZES:
+        got = [f"{k} distinct (N, D) runs"]
+        if n > k:
+            got[0] += f" ({n} rows, {n - k} of them repeat an (N, D) already present)"
+        for col, name, kk in ((N, "N", kn), (D, "D", kd)):
+            one = f" ({name} = {col[0]:.4g} in all {n} rows)" if kk == 1 else ""
+            got.append(f"{kk} distinct {name}{one}")
+        fix = [
+            what
+            for what, short in (
+                ("model sizes", kn < MIN_DISTINCT_SIZES),
+                ("token counts", kd < MIN_DISTINCT_SIZES),
+            )  # fmt: skip
+            if short
+        ] or ["model sizes and token counts"]
+        raise InputError(
+            f"the Chinchilla law E + A/N^alpha + B/D^beta has {len(PARAMETERS)} free "
+            f"parameters and needs at least {MIN_DISTINCT_RUNS} distinct (N, D) runs (2 per "
+            f"parameter), with at least {MIN_DISTINCT_SIZES} distinct values of N (for A "
+            f"and alpha) and of D (for B and beta); got {', '.join(got)}; add runs at other "
+            f"{' and '.join(fix)}"
+        )
+    check_loss_varies(loss)
+    ln, ld = np.log(N), np.log(D)
+    first = np.unique(labels, return_index=True)[1]  # one row per distinct run
+    xn, xd = ln[first] - ln[first].mean(), ld[first] - ld[first].mean()
+    corr = float(xn @ xd / np.sqrt((xn @ xn) * (xd @ xd)))
+    if 1.0 - abs(corr) <= 1e-9:
+        raise InputError(
+            "N and D must vary independently to separate A/N^alpha from B/D^beta; got log D "
+            f"an exact linear function of log N (correlation {corr:.12f}, e.g. a fixed "
+            "tokens-per-parameter ratio); add runs off that line (other D at the same N)"
+        )
+    if abs(corr) > COLLINEAR_WARN:
+        notes.warn(
+            f"log N and log D are nearly collinear (correlation {corr:.5f}): the N and D "
+            "terms are hard to tell apart and their parameters trade off; add runs off "
+            "that line"
+        )
+    dups = exact_duplicates(N, D, loss)
+    if dups:
+        notes.warn(
+            f"{dups} of {n} rows repeat another row exactly (same N, D and loss): they weigh "
+            "double in the fit and the bootstrap; drop them if they are copies"
+        )
+    return k, labels
+
+
+def _diagnose(theta: np.ndarray, start: np.ndarray, converged: bool, d: _Design, log_l, notes):
+    """Post-fit identifiability of one fit (theta, start in original coordinates)."""
+    est = named_parameters(theta)
+    for name, v in zip(REPORTED, est, strict=True):
+        if not np.isfinite(v):
+            notes.unidentify([name], f"the fit drove {name} to {v} (a bound: 0 or infinity)")
+    th_s, st_s = d.to_scaled(theta), d.to_scaled(start)
+    grad, share, pred = jacobian(th_s, d.design)
+    if not converged:
+        notes.warn(
+            "the optimizer stopped at its iteration limit before converging: a parameter "
+            "is drifting towards a bound (0 or infinity)"
+        )
+    for term, text, top in zip(_TERMS, _TERM_TEXT, share.max(axis=0), strict=True):
+        if top < TERM_MIN_SHARE:
+            notes.unidentify(
+                term,
+                f"the {text} term is below {TERM_MIN_SHARE:g} of the fitted loss at every "
+                f"run (largest share {top:.2g}): it sits at a bound and the data do not "
+                "fix it",
+            )
+    moved = np.abs(th_s - st_s) > 1e-12 * np.maximum(1.0, np.abs(st_s))
+    for j in np.flatnonzero(~moved):
+        notes.unidentify(
+            _COORD_NAMES[j][:1] if j < 3 else _COORD_NAMES[j],
+            f"{_COORD_NAMES[j][0]} never moved from its start value: the data carry no "
+            "information on it",
+        )
+    for ratio, coords in weak_directions(grad):
+        names = []
+        for j in coords:
+            names += [m for m in _COORD_NAMES[j] if m not in names]
+        notes.unidentify(
+            names,
+            f"a direction of the parameters changes no prediction (Jacobian singular value "
+            f"{ratio:.2g} of the largest): {' and '.join(_COORD_NAMES[j][0] for j in coords)} "
+            "trade off exactly",
+        )
+    p = dict(zip(REPORTED, est, strict=True))
+    for name, other in (("alpha", "N"), ("beta", "D")):
+        if np.isfinite(p[name]) and p[name] <= 0:
+            notes.warn(
+                f"{name} = {p[name]:.4g} <= 0: the fitted loss does not fall with {other}, "
+                "so the data do not follow the law's scaling"
+            )
+            notes.unidentify(
+                ["a", "b"],
+                f"the compute-optimal exponents need alpha > 0 and beta > 0; got "
+                f"{name} = {p[name]:.4g}",
+            )
+    return bool(np.abs(pred - log_l).max() <= EXACT_RESIDUAL)
 
 
 def fit_chinchilla(
@@ -290,22 +462,36 @@ def fit_chinchilla(
     best; with ``bootstrap=B`` it refits B resamples of the rows (with replacement) from
     that optimum and reports percentile intervals at ``level``.
 
+    The data must be able to identify the law, else it is refused: at least
+    ``MIN_DISTINCT_RUNS`` = 10 distinct (N, D) runs (2 per free parameter; repeated rows
+    count once), at least 3 distinct N and 3 distinct D, log N and log D not exactly
+    collinear, and a loss that varies. After the fit, parameters that the data do not fix
+    (a term that vanished, a flat direction, a parameter that never left its start, an
+    interval that never moved) are listed in ``unidentified`` with NaN intervals, and
+    fit-wide problems in ``warnings``; bootstrap resamples with fewer than 6 distinct runs
+    or fewer than 3 distinct N or D are left out (and counted in a warning).
+
     Args:
         N: (n,) parameters per run, > 0.
         D: (n,) training tokens per run, > 0.
         loss: (n,) final losses, > 0.
-        bootstrap: number of bootstrap resamples B (0: no intervals).
+        bootstrap: number of bootstrap resamples B in [0, 100000] (0: no intervals).
         level: interval coverage, in (0, 1).
-        delta: Huber threshold on log-loss residuals (1e-3 as the paper); None: squares.
-        grid: (S, 5) starts as rows (a, b, e, alpha, beta); default :func:`hoffmann_grid`.
-        seed: seed of the bootstrap resampling.
+        delta: Huber threshold on log-loss residuals (1e-3 as the paper), > 0; None:
+            squares.
+        grid: (S, 5) starts as rows (a, b, e, alpha, beta), S <= 100000; default
+            :func:`hoffmann_grid`.
+        seed: seed of the bootstrap resampling, in [0, 2^63 - 1], or a numpy Generator.
 
     Returns:
-        :class:`ChinchillaFit`; ``.table()`` lists estimates and intervals.
+        :class:`ChinchillaFit`; ``.table()`` lists estimates, intervals and notes.
 
     Raises:
-        InputError: non-positive, non-finite or unequal-length columns, fewer than 5
-            points, a bad ``bootstrap`` or ``level``.
+        InputError: non-positive, non-finite, complex or unequal-length columns; data that
+            cannot identify the law (see above); a bad ``bootstrap``, ``level``,
+            ``delta`` or ``grid``; a fit whose memory estimate exceeds the limit
+            (``LMECH_MEMORY_LIMIT_GB``).
+        ConfigError: a seed outside [0, 2^63 - 1].
 
     Warning:
         The local optimizer is a batched damped Newton method, not L-BFGS, and starts
@@ -319,20 +505,65 @@ def fit_chinchilla(
     """
     N, D, loss = positive_column(N, "N"), positive_column(D, "D"), positive_column(loss, "loss")
     n = same_length(N=N, D=D, loss=loss)
-    enough_points(n, len(PARAMETERS), "the Chinchilla law E + A/N^alpha + B/D^beta")
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise InputError(f"bootstrap must be an integer >= 0; got {bootstrap!r}")
-    if not 0.0 < level < 1.0:
-        raise InputError(f"level must be in (0, 1); got {level!r}")
-    grid = hoffmann_grid() if grid is None else np.atleast_2d(np.asarray(grid, dtype=np.float64))
-    if grid.ndim != 2 or grid.shape[1] != 5 or not np.isfinite(grid).all():
-        raise InputError(f"grid must be finite with shape (S, 5); got shape {grid.shape}")
+    bootstrap = check_bootstrap(bootstrap)
+    level = check_level(level)
+    delta = check_delta(delta)
+    seed = check_fit_seed(seed)
+    if grid is None:
+        grid = hoffmann_grid()
+    else:
+        try:
+            grid = np.atleast_2d(np.asarray(grid, dtype=np.float64))
+        except (TypeError, ValueError, OverflowError) as err:
+            raise InputError(f"grid must be a numeric (S, 5) array of starts; got {err}") from None
+    if grid.ndim != 2 or grid.shape[1] != 5 or len(grid) == 0 or not np.isfinite(grid).all():
+        raise InputError(
+            "grid must be a finite (S, 5) array of starts (a, b, e, alpha, beta) with S >= 1; "
+            f"got shape {grid.shape}" + ("" if grid.ndim != 2 else " or non-finite values")
+        )
+    if len(grid) > MAX_STARTS:
+        raise InputError(
+            f"grid must have at most {MAX_STARTS} starts; got {len(grid)}; Hoffmann et al.'s "
+            "grid has 4,500"
+        )
+    notes = Notes()
+    k, labels = _check_data(N, D, loss, notes)
+    work = 8.0 * (100 * n + 6 * max(4e6, 5 * n) + 10 * len(grid)) + 24.0 * bootstrap * n
+    check_memory(work, f"a Chinchilla fit of {n} rows with {bootstrap} bootstrap resamples",
+                 "use fewer resamples (--bootstrap) or fewer rows")  # fmt: skip
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
-    theta, value = multistart(log_n, log_d, log_l[None], grid, delta=delta)
+    theta, value, start, conv = _multistart(
+        log_n, log_d, log_l[None], grid, delta=delta, max_iter=500, screen_iter=15, keep=0.02
+    )
+    exact = _diagnose(theta[0], start[0], bool(conv[0]), _Design(log_n, log_d), log_l, notes)
+    est_row = named_parameters(theta[0])
     samples = np.empty((0, len(REPORTED)))
     if bootstrap:
-        counts = resample_counts(n, int(bootstrap), seed)[None]
-        boot = bootstrap_refit(log_n, log_d, log_l[None], theta, counts, delta=delta)[0]
-        samples = named_parameters(boot)
-    est = dict(zip(REPORTED, (float(v) for v in named_parameters(theta[0])), strict=True))
-    return ChinchillaFit(est, samples, level, float(value[0]), n, delta)
+        counts = resample_counts(n, bootstrap, seed)
+        ok = present_counts(counts, labels) >= MIN_RESAMPLE_RUNS
+        for col in (N, D):
+            ok &= present_counts(counts, distinct_labels(col)[1]) >= MIN_DISTINCT_SIZES
+        samples = np.full((bootstrap, len(REPORTED)), np.nan)
+        if ok.any():
+            boot = bootstrap_refit(log_n, log_d, log_l[None], theta, counts[ok][None], delta=delta)
+            samples[ok] = named_parameters(boot[0])
+        check_intervals(
+            samples, REPORTED, est_row, level, notes, exact=exact, dropped=int((~ok).sum()),
+            why_dropped=f"fewer than {MIN_RESAMPLE_RUNS} distinct runs or fewer than "
+            f"{MIN_DISTINCT_SIZES} distinct N or D (they cannot identify the law)",
+        )  # fmt: skip
+        lo, hi = percentile_interval(samples, level)
+        for name, other in (("alpha", "N"), ("beta", "D")):
+            j = REPORTED.index(name)
+            if name not in notes.unidentified and est_row[j] > 0 and lo[j] <= 0:
+                notes.unidentify(
+                    ["a", "b"],
+                    f"the {level:.0%} interval of {name} [{lo[j]:.3g}, {hi[j]:.3g}] includes 0 "
+                    f"(the data do not show that the loss falls with {other}), so the "
+                    "compute-optimal exponents are not identified",
+                )
+    est = dict(zip(REPORTED, (float(v) for v in est_row), strict=True))
+    return ChinchillaFit(
+        est, samples, level, float(value[0]), n, delta, tuple(notes.warnings),
+        dict(notes.unidentified), k,
+    )  # fmt: skip

@@ -8,7 +8,9 @@ any kernel with ``block`` (including the infinite-width network kernels) plugs i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, fields
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -34,9 +36,27 @@ def _sq_dists(X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     return torch.addmm(zz, X, Z.T, alpha=-2.0).add_(xx).clamp_min_(0.0)
 
 
+#: Kernel length scales and other scale parameters must lie in this range: beyond it
+#: 1 / (2 sigma^2) or sigma^2 overflow or underflow float64 (sigma = 1e-300 made the RBF
+#: gamma a division by zero), and no data are measured on such scales.
+SCALE_RANGE = (1e-100, 1e100)
+
+#: Largest Polynomial degree: (x.z + c)^p overflows float64 far below it for any data of
+#: unit scale, and the HEA series has one term per degree.
+MAX_DEGREE = 1000
+
+
 def _check_positive(value: float, name: str) -> None:
-    if not (isinstance(value, (int, float)) and value > 0 and value < float("inf")):
+    lo, hi = SCALE_RANGE
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a positive finite number; got {value!r:.60}")
+    if not (math.isfinite(value) and value > 0):
         raise InputError(f"{name} must be a positive finite number; got {value!r}")
+    if not lo <= value <= hi:
+        raise InputError(
+            f"{name} must lie in [{lo:.0e}, {hi:.0e}] (beyond it float64 over- or underflows "
+            f"in the kernel); got {value!r}; rescale the data instead"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,12 +115,26 @@ class Polynomial:
     offset: float = 1.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.degree, bool) or not isinstance(self.degree, int) or self.degree < 1:
-            raise InputError(f"Polynomial degree must be an integer >= 1; got {self.degree!r}")
+        if (
+            isinstance(self.degree, bool)
+            or not isinstance(self.degree, numbers.Integral)
+            or not 1 <= self.degree <= MAX_DEGREE
+        ):
+            raise InputError(
+                f"Polynomial degree must be an integer in [1, {MAX_DEGREE}]; got {self.degree!r:.60}"
+            )
+        object.__setattr__(self, "degree", int(self.degree))
         if self.scale is not None:
             _check_positive(self.scale, "Polynomial scale")
-        if not self.offset >= 0:
-            raise InputError(f"Polynomial offset must be >= 0; got {self.offset!r}")
+        if (
+            isinstance(self.offset, bool)
+            or not isinstance(self.offset, numbers.Real)
+            or not (math.isfinite(self.offset) and 0 <= self.offset <= SCALE_RANGE[1])
+        ):
+            raise InputError(
+                f"Polynomial offset must be a finite number in [0, {SCALE_RANGE[1]:.0e}]; "
+                f"got {self.offset!r:.60}"
+            )
 
     def block(self, X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
         g = self.scale if self.scale is not None else 1.0 / X.shape[1]
@@ -129,15 +163,42 @@ def gram(
     the faster of 1024 and 2048 at n = 4000 on 2 cores (RBF 0.085 vs 0.13 s, ReLU NTK
     0.39 vs 0.47 s): the mirrored off-diagonal blocks are cheaper to transpose when small.
     """
-    if X.ndim != 2:
-        raise InputError(f"X must be 2-D (n, d); got shape {tuple(X.shape)}")
+    if not callable(getattr(kernel, "block", None)):
+        raise InputError(
+            f"kernel must have a block(X, Z) method (an lmech kernel); got {type(kernel).__name__}"
+        )
+    _check_rows(X, "X")
     symmetric = Z is None
     Z = X if Z is None else Z
-    if Z.ndim != 2 or Z.shape[1] != X.shape[1]:
+    if not symmetric:
+        _check_rows(Z, "Z")
+    if Z.shape[1] != X.shape[1]:
         raise InputError(
             f"Z must be 2-D with {X.shape[1]} columns like X; got shape {tuple(Z.shape)}"
         )
-    out = torch.empty(X.shape[0], Z.shape[0], dtype=X.dtype, device=X.device)
+    if Z.dtype != X.dtype or Z.device != X.device:
+        raise InputError(
+            f"X and Z must share dtype and device; got {X.dtype} on {X.device} and "
+            f"{Z.dtype} on {Z.device}"
+        )
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, numbers.Integral)
+        or chunk_size < 1
+    ):
+        raise InputError(f"chunk_size must be a positive integer; got {chunk_size!r:.60}")
+    chunk_size = int(min(chunk_size, max(1, X.shape[0])))
+    from lmech._memory import check_allocation
+
+    n, m, item = X.shape[0], Z.shape[0], X.element_size()
+    # the output plus one row block of the kernel's intermediates (a few (c, m) arrays)
+    check_allocation(
+        item * (n * m + 4 * chunk_size * m),
+        f"the ({n}, {m}) {str(X.dtype).removeprefix('torch.')} Gram matrix",
+        "use fewer samples (or float32)",
+        device=X.device,
+    )
+    out = torch.empty(n, m, dtype=X.dtype, device=X.device)
     if not symmetric:
         for i in range(0, X.shape[0], chunk_size):
             out[i : i + chunk_size] = kernel.block(X[i : i + chunk_size], Z)
@@ -154,6 +215,22 @@ def gram(
     return out
 
 
+def _check_rows(A, name: str) -> None:
+    """A 2-D floating-point tensor of finite values, else InputError."""
+    if not isinstance(A, torch.Tensor):
+        hint = f"; use torch.from_numpy({name})" if type(A).__name__ == "ndarray" else ""
+        raise InputError(f"{name} must be a torch.Tensor (n, d); got {type(A).__name__}{hint}")
+    if A.ndim != 2:
+        raise InputError(f"{name} must be 2-D (n, d); got shape {tuple(A.shape)}")
+    if not A.is_floating_point():
+        raise InputError(
+            f"{name} must be a real floating-point tensor (float32 or float64); got {A.dtype}"
+            + ("; pass the real part explicitly" if A.is_complex() else f"; use {name}.double()")
+        )
+    if not bool(torch.isfinite(A).all()):
+        raise InputError(f"{name} must be finite; got NaN or inf entries; drop or fix them")
+
+
 _KERNELS = {
     "rbf": RBF,
     "gaussian": RBF,
@@ -165,21 +242,36 @@ _KERNELS = {
 
 
 def parse_kernel(text: str) -> Kernel:
-    """Build a kernel from ``name[:key=value,...]``, e.g. ``rbf:bandwidth=2.0``."""
+    """Build a kernel from ``name[:key=value,...]``, e.g. ``rbf:bandwidth=2.0``.
+
+    Every value is checked as the kernel's constructor checks it (a bandwidth must be a
+    finite positive number in :data:`SCALE_RANGE`, a degree an integer); unknown and
+    repeated keys are refused.
+    """
+    if not isinstance(text, str):
+        raise InputError(
+            f"kernel must be a string like 'rbf:bandwidth=2.0'; got {type(text).__name__}"
+        )
     name, _, rest = text.partition(":")
     cls = _KERNELS.get(name.strip().lower())
     if cls is None:
-        raise InputError(f"unknown kernel {name!r}; expected one of {sorted(_KERNELS)}")
+        raise InputError(f"unknown kernel {name[:40]!r}; expected one of {sorted(_KERNELS)}")
+    allowed = [f.name for f in fields(cls)]
     kwargs: dict[str, object] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
+        key, eq, value = (part.strip() for part in item.partition("="))
         if not eq:
-            raise InputError(f"kernel option {item!r} must look like key=value")
+            raise InputError(f"kernel option {item[:40]!r} must look like key=value")
+        if key not in allowed:
+            raise InputError(
+                f"unknown option {key[:40]!r} for kernel {name.strip()!r}; expected "
+                + (f"one of {allowed}" if allowed else "no options")
+            )
+        if key in kwargs:
+            raise InputError(f"kernel option {key!r} is given twice in {text[:80]!r}")
         try:
-            kwargs[key.strip()] = int(value) if key.strip() == "degree" else float(value)
+            kwargs[key] = int(value) if key == "degree" else float(value)
         except ValueError:
-            raise InputError(f"kernel option {key}={value!r} must be a number") from None
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise InputError(f"bad options for kernel {name!r}: {err}") from None
+            kind = "an integer" if key == "degree" else "a number"
+            raise InputError(f"kernel option {key}={value[:40]!r} must be {kind}") from None
+    return cls(**kwargs)

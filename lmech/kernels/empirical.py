@@ -51,6 +51,7 @@ from torch.func import functional_call, jacrev, jvp, vmap
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 
+from lmech._memory import check_allocation
 from lmech._validate import as_positive_int
 from lmech.errors import InputError
 
@@ -320,6 +321,17 @@ def empirical_ntk(
 
     tail = {"full": (k, k), "trace": (), "diagonal": (k,)}[red]
     dtype = next(iter(s.params.values())).dtype
+    entries = n * m
+    for t in tail:
+        entries *= t
+    # the output (twice when symmetrized) plus the Jacobian blocks the method holds
+    check_allocation(
+        s.itemsize * entries * (2 if symmetric else 1)
+        + min(2 * jac_bytes, 2 * JACOBIAN_BUDGET_BYTES),
+        f"the empirical NTK of shape {(n, m, *tail)} ({s.n_params} parameters, {k} outputs)",
+        "use fewer samples, mode='trace', or a smaller chunk_size",
+        device=X.device,
+    )
     out = torch.empty(n, m, *tail, dtype=dtype, device=X.device)
 
     if method == "jacobian":

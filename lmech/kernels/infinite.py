@@ -133,6 +133,17 @@ _TILE_ELEMENTS_OTHER = 2**24
 
 Pair = tuple[torch.Tensor, torch.Tensor | None]
 
+#: Most quadrature nodes per piece (or per dimension) and kinks an Activation may ask for.
+MAX_NODES = 256
+MAX_KINKS = 64
+#: Deepest network kernel accepted: the recursion costs one pass over the Gram block per
+#: layer, and the per-layer stds are held as lists of depth + 1 numbers.
+MAX_DEPTH = 10_000
+#: Standard deviations above this square to more than 1e200 and overflow within a layer.
+MAX_STD = 1e100
+#: Widest standard-parameterization network: n E[phi phi'] stays an exact float64 factor.
+MAX_WIDTH = 2**53
+
 
 # --- closed forms: (q (r,1), q' (1,m), k (r,m)) -> E[phi phi'], E[phi' phi'] -----------
 
@@ -274,9 +285,18 @@ class Activation:
                 f"got {self.quadrature!r}"
             )
         if self.nodes is not None and (
-            isinstance(self.nodes, bool) or not isinstance(self.nodes, int) or self.nodes < 2
+            isinstance(self.nodes, bool)
+            or not isinstance(self.nodes, int)
+            or not 2 <= self.nodes <= MAX_NODES
         ):
-            raise InputError(f"Activation nodes must be an integer >= 2; got {self.nodes!r}")
+            raise InputError(
+                f"Activation nodes must be an integer in [2, {MAX_NODES}] (the cost grows as "
+                f"nodes^2 per kernel entry); got {self.nodes!r:.60}"
+            )
+        if len(kinks) > MAX_KINKS:
+            raise InputError(
+                f"Activation kinks must list at most {MAX_KINKS} points; got {len(kinks)}"
+            )
         probe = torch.linspace(-3.0, 3.0, 7, dtype=torch.float64)
         for what, f in (("fn", self.fn), ("derivative", self.derivative)):
             if f is None:
@@ -395,9 +415,14 @@ def _per_layer(value, depth: int, name: str, *, positive: bool) -> tuple[float, 
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise InputError(f"{name} must be finite numbers {what}; got {value!r}")
+            raise InputError(f"{name} must be finite numbers {what}; got {value!r:.80}")
         if v < 0 or (positive and v == 0):
-            raise InputError(f"{name} must be {what}; got {value!r}")
+            raise InputError(f"{name} must be {what}; got {value!r:.80}")
+        if v > MAX_STD:
+            raise InputError(
+                f"{name} must be at most {MAX_STD:.0e} (its square enters every layer and "
+                f"would overflow float64); got {value!r:.80}"
+            )
         out.append(float(v))
     return tuple(out)
 
@@ -434,8 +459,13 @@ class _FullyConnected:
     def __post_init__(self) -> None:
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise InputError(
-                f"depth (number of hidden layers) must be an integer >= 1; got {self.depth!r} "
+                f"depth (number of hidden layers) must be an integer >= 1; got {self.depth!r:.60} "
                 "(for the depth-0 linear model use lmech.kernels.Linear or Polynomial)"
+            )
+        if self.depth > MAX_DEPTH:
+            raise InputError(
+                f"depth (number of hidden layers) must be at most {MAX_DEPTH}; got "
+                f"{self.depth if self.depth < 10**18 else f'~2^{self.depth.bit_length() - 1}'}"
             )
         object.__setattr__(self, "_rule", _resolve_activation(self.activation))
         w = _per_layer(self.weight_std, self.depth, "weight_std", positive=True)
@@ -570,9 +600,18 @@ class NTK(_FullyConnected):
                 f"parameterization must be 'ntk' or 'standard'; got {self.parameterization!r}"
             )
         if self.width is not None and (
-            isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1
+            isinstance(self.width, bool)
+            or not isinstance(self.width, int)
+            or not 1 <= self.width <= MAX_WIDTH
         ):
-            raise InputError(f"width must be a positive integer or None; got {self.width!r}")
+            shown = (
+                self.width
+                if not isinstance(self.width, int) or self.width < 10**18
+                else (f"~2^{self.width.bit_length() - 1}")
+            )
+            raise InputError(
+                f"width must be a positive integer up to 2^53 or None; got {shown!r:.60}"
+            )
         if self.parameterization == "standard" and self.width is None and self.depth > 0:
             raise InputError(
                 "the standard-parameterization NTK depends on the hidden width; pass width=n"

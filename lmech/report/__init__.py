@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lmech.report.html import build_report, render_markdown_summary
+from lmech.report.html import build_report, render_markdown_summary, write_report
 
-__all__ = ["build_report", "render_markdown_summary"]
+__all__ = ["build_report", "render_markdown_summary", "write_report"]

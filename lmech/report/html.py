@@ -1,10 +1,20 @@
 """The HTML report and the Markdown summary, built from the run store alone.
 
-:func:`build_report` reads the committed law directories of a run store (manifests,
-verdicts, tables and PNG figures; see :mod:`lmech.runs.store`) and writes one
-self-contained ``report.html``: figures are embedded as base64 data URIs and the style
+:func:`build_report` reads every point of a run store (see :mod:`lmech.runs.store`) and
+writes one self-contained ``report.html``: one row per point in the verdict table and
+one section per valid point (claim, checks, preset, seed, device, code, figures, the
+resolved spec and the tables). Figures are embedded as base64 data URIs and the style
 sheet is inline, so the file can be mailed or archived on its own. Nothing is
 recomputed; a report can be rebuilt any time with ``lmech report RUN_DIR``.
+
+Every point is verified first (:func:`lmech.runs.store.read_point`): the report embeds
+only bytes it read from regular files inside the point's folder, opened without
+following symbolic links and matching the SHA-256 its manifest recorded. A point that
+fails (a missing or altered file, a symlinked figure, a corrupt manifest, a verdict
+whose status does not follow from its checks) is a row marked *invalid* that says why;
+nothing of it is embedded or trusted. ``report.html`` itself replaces only an earlier
+lmech report (marked by its ``generator`` meta tag): never a symbolic link, a folder or
+another file of that name.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ import html
 import math
 import os
 import re
+import stat
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +33,23 @@ from typing import Any
 import pandas as pd
 
 from lmech.errors import StoreError
-from lmech.laws.base import Verdict
-from lmech.runs.store import atomic_write_text, list_law_runs, read_law_run
+from lmech.laws.base import PRESETS, Verdict
+from lmech.runs.store import Point, atomic_write_text, code_hash, read_store, store_path
 
-__all__ = ["REPORT", "MAX_TABLE_ROWS", "build_report", "render_markdown_summary"]
+__all__ = [
+    "REPORT",
+    "MAX_TABLE_ROWS",
+    "Report",
+    "load_points",
+    "check_report_target",
+    "write_report",
+    "build_report",
+    "render_markdown_summary",
+]
 
 REPORT = "report.html"
 MAX_TABLE_ROWS = 30
+_GENERATOR = "lmech report"
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -44,7 +66,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .skipped { background: #757575; }
 .error { background: #6a1b9a; }
 .smoke { background: #1565c0; }
-.unreadable { background: #ef6c00; }
+.invalid { background: #ef6c00; }
 section.law { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
 img.figure { max-width: 100%; height: auto; border: 1px solid #eee; }
 .claim { font-style: italic; }
@@ -74,10 +96,6 @@ def _bound(check) -> str:
     return ("\u2265 " if check.op == ">=" else "\u2264 ") + _fmt(check.bound)
 
 
-def _tolerance(verdict: Verdict) -> str:
-    return _bound(verdict.checks[0])
-
-
 def _per_check(verdict: Verdict, part) -> str:
     """One line per declared check (escaped, joined by <br>)."""
     return "<br>".join(_esc(part(c)) for c in verdict.checks)
@@ -92,32 +110,66 @@ def _runtime(manifest: dict[str, Any]) -> float | None:
     return total if timings else None
 
 
-def _anchor(name: str) -> str:
-    return "law-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+def _anchor(point: Point) -> str:
+    return "point-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{point.law}-{point.key}")
 
 
-def _load(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
-    """Readable law runs and (path, reason) of unreadable ones; StoreError if none."""
-    runs, problems = [], []
-    for law_dir in list_law_runs(run_dir):
-        try:
-            run = read_law_run(law_dir)
-        except StoreError as err:
-            problems.append((law_dir, str(err)))
+@dataclass
+class _Loaded:
+    point: Point
+    theory: pd.DataFrame
+    experiment: pd.DataFrame
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote: the path and the points, valid and invalid."""
+
+    path: Path
+    valid: list[Point] = field(default_factory=list)
+    invalid: list[Point] = field(default_factory=list)
+
+
+def _order(point: Point) -> tuple:
+    m = point.manifest or {}
+    preset = m.get("preset")
+    rank = PRESETS.index(preset) if preset in PRESETS else len(PRESETS)
+    seed = m.get("seed") if isinstance(m.get("seed"), int) else -1
+    return (point.law, rank, str(preset), seed, str(m.get("device")), str(m.get("finished")))
+
+
+def load_points(run_dir: str | os.PathLike) -> tuple[list[_Loaded], list[Point]]:
+    """The valid points of a store with their tables, and the invalid points.
+
+    Raises:
+        StoreError: ``run_dir`` is not a directory or holds no point at all.
+    """
+    run_dir = store_path(run_dir)
+    points = read_store(run_dir)
+    if not points:
+        where = " ".join(str(run_dir).splitlines())
+        raise StoreError(
+            f"no law runs in {where}: expected <law>/<key>/ folders with manifest.json; "
+            "run `lmech check --out DIR` first"
+        )
+    loaded, invalid = [], []
+    for point in sorted(points, key=_order):
+        if not point.valid:
+            invalid.append(point)
             continue
-        run["dir"] = law_dir
-        runs.append(run)
-    if not runs:
-        detail = "; ".join(reason for _, reason in problems)
-        raise StoreError(f"no readable law runs in {run_dir}: {detail}")
-    return runs, problems
-
-
-def _distinct(runs: list[dict[str, Any]], get) -> str:
-    values = []
-    for run in runs:
         try:
-            v = get(run["manifest"])
+            loaded.append(_Loaded(point, point.table("theory"), point.table("experiment")))
+        except StoreError as err:
+            point.problem = str(err)
+            invalid.append(point)
+    return loaded, invalid
+
+
+def _distinct(points: list[_Loaded], get) -> str:
+    values = []
+    for run in points:
+        try:
+            v = get(run.point.manifest)
         except (KeyError, TypeError, AttributeError):
             v = None
         if v is not None and str(v) not in values:
@@ -129,30 +181,41 @@ def _status_badge(status: str, label: str | None = None) -> str:
     return f'<span class="status {_esc(status)}">{_esc(label or status)}</span>'
 
 
-def _verdict_table(runs: list[dict[str, Any]], problems: list[tuple[Path, str]]) -> str:
+def _where(point: Point) -> str:
+    m = point.manifest or {}
+    return (
+        f"{m.get('preset', '?')}, seed {m.get('seed', '?')}, {m.get('device', '?')}"
+        if m
+        else point.key
+    )
+
+
+def _verdict_table(runs: list[_Loaded], invalid: list[Point]) -> str:
     rows = []
     for run in runs:
-        m, v = run["manifest"], run["verdict"]
-        name = str(m.get("law", run["dir"].name))
+        p, v = run.point, run.point.verdict
         rows.append(
             "<tr>"
-            f'<td><a href="#{_esc(_anchor(name))}">{_esc(name)}</a></td>'
+            f'<td><a href="#{_esc(_anchor(p))}">{_esc(p.law)}</a></td>'
+            f"<td>{_esc(_where(p))}</td>"
             f"<td>{_status_badge(v.status, v.label)}</td>"
             f"<td>{_per_check(v, lambda c: c.statistic)}</td>"
             f'<td class="num">{_per_check(v, lambda c: _fmt(c.value))}</td>'
             f'<td class="num">{_per_check(v, _bound)}</td>'
             f"<td>{_esc(v.detail)}</td>"
-            f'<td class="num">{_esc(_fmt(_runtime(m)))}</td>'
+            f'<td class="num">{_esc(_fmt(_runtime(p.manifest)))}</td>'
             "</tr>"
         )
-    for path, reason in problems:
+    for p in invalid:
         rows.append(
-            f"<tr><td>{_esc(path.name)}</td><td>{_status_badge('unreadable')}</td>"
-            f'<td colspan="5">{_esc(reason)}</td></tr>'
+            f"<tr><td>{_esc(p.law)}</td><td>{_esc(p.key)}</td>"
+            f"<td>{_status_badge('invalid')}</td>"
+            f'<td colspan="5">{_esc(p.path)}: {_esc(p.problem)}; not trusted (rerun lmech '
+            "check with the same --out to recompute it)</td></tr>"
         )
     head = (
-        "<tr><th>law</th><th>status</th><th>metric</th><th>value</th><th>tolerance</th>"
-        "<th>detail</th><th>runtime (s)</th></tr>"
+        "<tr><th>law</th><th>point</th><th>status</th><th>metric</th><th>value</th>"
+        "<th>tolerance</th><th>detail</th><th>runtime (s)</th></tr>"
     )
     return f'<table class="verdicts">\n{head}\n' + "\n".join(rows) + "\n</table>"
 
@@ -177,17 +240,20 @@ def _data_table(df: pd.DataFrame, title: str) -> str:
     return f"<details><summary>{_esc(title)} ({_esc(note)})</summary>\n{body}\n</details>"
 
 
-def _figure_html(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img class="figure" alt="{_esc(path.stem)}" src="data:image/png;base64,{data}">'
+def _figure_html(name: str, data: bytes) -> str:
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return f'<p class="problems">figure {_esc(name)} is not a PNG image; not embedded</p>'
+    encoded = base64.b64encode(data).decode("ascii")
+    stem = name.rsplit(".", 1)[0]
+    return f'<img class="figure" alt="{_esc(stem)}" src="data:image/png;base64,{encoded}">'
 
 
-def _law_section(run: dict[str, Any]) -> str:
-    m, v = run["manifest"], run["verdict"]
-    name = str(m.get("law", run["dir"].name))
+def _law_section(run: _Loaded, this_code: str) -> str:
+    p = run.point
+    m, v = p.manifest, p.verdict
     parts = [
-        f'<section class="law" id="{_esc(_anchor(name))}">',
-        f"<h2>{_esc(name)} {_status_badge(v.status, v.label)}</h2>",
+        f'<section class="law" id="{_esc(_anchor(p))}">',
+        f"<h2>{_esc(p.law)} {_status_badge(v.status, v.label)}</h2>",
     ]
     if m.get("claim"):
         parts.append(f'<p class="claim">{_esc(m["claim"])}</p>')
@@ -199,21 +265,18 @@ def _law_section(run: dict[str, Any]) -> str:
         for c in v.checks
     )
     parts.append(f'<ul class="checks">{checks}</ul>')
+    code = str(m.get("code_hash", "?"))
     facts = [
         f"preset {_esc(m.get('preset', '?'))}",
         f"seed {_esc(m.get('seed', '?'))}",
         f"device {_esc(m.get('device', '?'))}",
+        f"code {_esc(code)}" + ("" if code == this_code else " (other lmech code than this one)"),
+        f"point {_esc(p.key)}",
     ]
     parts.append("<p>" + " &middot; ".join(facts) + "</p>")
     if v.detail:
         parts.append(f'<p class="note">{_esc(v.detail)}</p>')
-    for fig in run["figures"]:
-        try:
-            parts.append(_figure_html(fig))
-        except OSError as err:
-            parts.append(
-                f'<p class="problems">cannot read figure {_esc(fig.name)}: {_esc(err)}</p>'
-            )
+    parts.extend(_figure_html(name, data) for name, data in p.figures())
     parts.append(
         "<details><summary>resolved spec"
         + (f" (hash {_esc(m['spec_hash'])})" if m.get("spec_hash") else "")
@@ -221,38 +284,80 @@ def _law_section(run: dict[str, Any]) -> str:
         + _spec_table(m.get("spec"))
         + "\n</details>"
     )
-    parts.append(_data_table(run["theory"], "theory table"))
-    parts.append(_data_table(run["experiment"], "experiment table"))
+    parts.append(_data_table(run.theory, "theory table"))
+    parts.append(_data_table(run.experiment, "experiment table"))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def build_report(run_dir: str | os.PathLike) -> Path:
-    """Write ``run_dir/report.html`` from the run store and return its path.
-
-    ``run_dir`` is either a run store holding law directories (``lmech check --out``)
-    or a single law directory. Laws whose directories cannot be read are listed as
-    *unreadable* rather than failing the whole report.
+def check_report_target(run_dir: str | os.PathLike) -> Path:
+    """``run_dir/report.html``, after checking that writing it destroys nothing lmech did
+    not make: it must be absent or a regular file written by lmech (a report).
 
     Raises:
-        StoreError: ``run_dir`` holds no readable law run.
+        StoreError: it is a symbolic link, a folder or someone else's file.
     """
-    run_dir = Path(run_dir)
-    runs, problems = _load(run_dir)
+    path = store_path(run_dir) / REPORT
+    where = " ".join(str(path).splitlines())
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as err:
+        raise StoreError(f"cannot check {where}: {err.strerror or err}") from None
+    what = None
+    if stat.S_ISLNK(st.st_mode):
+        what = "a symbolic link"
+    elif stat.S_ISDIR(st.st_mode):
+        what = "a folder"
+    elif not stat.S_ISREG(st.st_mode):
+        what = "not a regular file"
+    else:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError as err:
+            raise StoreError(f"cannot read {where}: {err.strerror or err}") from None
+        if _GENERATOR.encode() not in head and b"<title>lmech report:" not in head:
+            what = "a file lmech did not write"
+    if what is not None:
+        raise StoreError(
+            f"will not replace {where}: it is {what}, expected an lmech report or nothing; "
+            "move it away or pick another --out"
+        )
+    return path
+
+
+def write_report(run_dir: str | os.PathLike) -> Report:
+    """Write ``run_dir/report.html`` from the store; return it with the points it read.
+
+    ``run_dir`` is a run store (``lmech check --out``), a law folder or a single point.
+    Invalid points are rows that say why; a report of only invalid points is still
+    written.
+
+    Raises:
+        StoreError: ``run_dir`` is not a directory or holds no point, or the report
+            cannot be written.
+    """
+    run_dir = store_path(run_dir)
+    runs, invalid = load_points(run_dir)
     counts = {
-        s: sum(r["verdict"].status == s for r in runs)
+        s: sum(r.point.verdict.status == s for r in runs)
         for s in ("passed", "failed", "skipped", "error", "smoke")
     }
+    counts["invalid"] = len(invalid)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     version = _distinct(runs, lambda m: m["environment"]["lmech"])
     device = _distinct(runs, lambda m: m["device"])
     title = f"lmech report: {run_dir.resolve().name}"
+    this_code = code_hash()
     body = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
+        f'<meta name="generator" content="{_GENERATOR}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(title)}</title>",
         f"<style>{_CSS}</style>",
@@ -262,14 +367,27 @@ def build_report(run_dir: str | os.PathLike) -> Path:
         f'<p class="meta">generated {_esc(generated)} &middot; lmech {_esc(version)} '
         f"&middot; device {_esc(device)} &middot; {_esc(summary)}</p>",
         "<h2>Verdicts</h2>",
-        _verdict_table(runs, problems),
-        *(_law_section(run) for run in runs),
+        _verdict_table(runs, invalid),
+        *(_law_section(run, this_code) for run in runs),
         "</body>",
         "</html>",
     ]
-    out = run_dir / REPORT
-    atomic_write_text(out, "\n".join(body) + "\n")
-    return out
+    out = check_report_target(run_dir)
+    try:
+        atomic_write_text(out, "\n".join(body) + "\n")
+    except OSError as err:
+        where = " ".join(str(out).splitlines())
+        raise StoreError(
+            f"cannot write {where}: {err.strerror or err}; make the run directory writable "
+            "(the store itself is left as it was)"
+        ) from None
+    return Report(out, [r.point for r in runs], invalid)
+
+
+def build_report(run_dir: str | os.PathLike) -> Path:
+    """Write ``run_dir/report.html`` from the run store and return its path (see
+    :func:`write_report`)."""
+    return write_report(run_dir).path
 
 
 def _md_cell(text: Any) -> str:
@@ -278,23 +396,26 @@ def _md_cell(text: Any) -> str:
 
 def render_markdown_summary(run_dir: str | os.PathLike) -> str:
     """A Markdown table of the verdicts in ``run_dir`` (read from the store only)."""
-    runs, problems = _load(Path(run_dir))
+    runs, invalid = load_points(run_dir)
     lines = [
-        "| law | status | metric | value | tolerance | detail | runtime (s) |",
-        "| --- | --- | --- | ---: | ---: | --- | ---: |",
+        "| law | point | status | metric | value | tolerance | detail | runtime (s) |",
+        "| --- | --- | --- | --- | ---: | ---: | --- | ---: |",
     ]
     for run in runs:
-        m, v = run["manifest"], run["verdict"]
+        p, v = run.point, run.point.verdict
         cells = [
-            m.get("law", run["dir"].name),
+            p.law,
+            _where(p),
             v.label,
             "; ".join(c.statistic for c in v.checks),
             "; ".join(_fmt(c.value) for c in v.checks),
             "; ".join(_bound(c) for c in v.checks),
             v.detail,
-            _fmt(_runtime(m)),
+            _fmt(_runtime(p.manifest)),
         ]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    for path, reason in problems:
-        lines.append(f"| {_md_cell(path.name)} | unreadable | | | | {_md_cell(reason)} | |")
+    for p in invalid:
+        lines.append(
+            f"| {_md_cell(p.law)} | {_md_cell(p.key)} | invalid | | | | {_md_cell(p.problem)} | |"
+        )
     return "\n".join(lines) + "\n"

@@ -1,21 +1,32 @@
 """Run laws locally: theory, experiment, verdict and figure into the run store.
 
-``check`` runs several laws into one output directory. A law whose directory holds a
-finished run of the same spec and seed (same spec hash), on the same device and by the
-same lmech code (same :func:`lmech.runs.store.code_hash`), is reused, so an interrupted
-``lmech check`` rerun with the same ``--out`` only computes what is missing, and a run
-left by older code is recomputed.
+:func:`check` runs several laws into one store (:mod:`lmech.runs.store`). Each law at
+the chosen preset, ``--set`` overrides, seed and device is one *point*, keyed by its
+resolved spec hash, seed, device and :func:`lmech.runs.store.code_hash`. A point that
+is already in the store and passes verification is reused, so an interrupted
+``lmech check`` rerun with the same ``--out`` only computes what is missing; a point of
+other code, another device, seed or spec is another folder, computed beside the others.
+A point that fails verification (missing or altered files, an inconsistent verdict) is
+recomputed; the bad folder is kept aside.
+
+Any number of processes may run :func:`check` on one store at once. A point being
+computed by another process is locked; :func:`check` first does its other laws, then
+waits for that process and reuses its result (or takes over the lock if the process
+died). Nothing another process writes is deleted.
 
 A law whose data are missing on this machine (a :class:`DataUnavailableError` from its
 theory or its experiment) is stored as *skipped* with the install hint, never as passed,
-and the other laws still run. At the ``smoke`` preset every code path runs but the
-numbers are not a verdict: the status is ``smoke``. This module builds no report; the
-command line does (:mod:`lmech.report` reads the store).
+and the other laws still run; a skipped point is retried on the next run. At the
+``smoke`` preset every code path runs but the numbers are not a verdict: the status is
+``smoke``. On Ctrl-C the point in flight is discarded (its temporary folder removed,
+its lock released) and :class:`CheckInterrupted` carries the results that finished.
+This module builds no report; the command line does (:mod:`lmech.report` reads the
+store).
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,47 +34,77 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmech.errors import DataUnavailableError, DeviceError, LmechError
+from lmech.errors import ConfigError, DataUnavailableError, DeviceError, LmechError, StoreError
 from lmech.laws import registry
 from lmech.laws.base import Law, Verdict, spec_hash
 from lmech.runs.store import (
     LawRunWriter,
+    LockHolder,
     cleanup_temp,
     code_hash,
-    ensure_writable_dir,
+    ensure_store_dir,
     environment_info,
-    find_finished,
+    point_key,
+    read_point,
+    retire_legacy,
+    try_lock,
 )
 
-__all__ = ["LawResult", "resolve_device", "run_law", "check"]
+__all__ = ["LawResult", "CheckInterrupted", "Plan", "resolve_device", "run_law", "plan", "check"]
 
 
 @dataclass(frozen=True)
 class LawResult:
+    """The outcome of one point: its verdict, folder and whether it was reused.
+
+    ``path`` is the committed point folder (None if the law crashed); ``note`` says
+    what else happened (an invalid point replaced, a point another process computed).
+    """
+
     law: str
     verdict: Verdict
-    path: Path | None  # the committed law directory (None if the law crashed)
+    path: Path | None
     reused: bool
     seconds: float
+    key: str | None = None
+    note: str = ""
+
+
+class CheckInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`check`; ``results`` are the points that finished."""
+
+    def __init__(self, results: list[LawResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
+_CUDA_RE = re.compile(r"^cuda(:(\d+))?$")
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cpu``; ``cuda`` or ``cuda:N``
+    for an existing GPU; anything else is a DeviceError."""
+    text = str(device).strip().lower()
+    if text == "cpu":
+        return text
+    m = _CUDA_RE.match(text)
+    if text != "auto" and m is None:
+        raise DeviceError(f"unknown device {device!r}; expected auto, cpu, cuda or cuda:N")
     import torch
 
-    device = device.strip().lower()
-    if device == "auto":
+    if text == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise DeviceError(
-                f"--device {device} was requested but torch sees no CUDA device "
-                f"(torch {torch.__version__}); use --device cpu or auto"
-            )
-        return device
-    if device == "cpu":
-        return device
-    raise DeviceError(f"unknown device {device!r}; expected auto, cpu or cuda[:N]")
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"--device {text} was requested but torch sees no CUDA device "
+            f"(torch {torch.__version__}); use --device cpu or auto"
+        )
+    if m.group(2) is not None and int(m.group(2)) >= torch.cuda.device_count():
+        raise DeviceError(
+            f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"numbered 0..{torch.cuda.device_count() - 1}; pick one of those"
+        )
+    return text
 
 
 def _seed_everything(seed: int) -> None:
@@ -72,6 +113,41 @@ def _seed_everything(seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
+
+
+def _law_dir(out: Path, name: str) -> Path:
+    """``out/<name>``; StoreError if it is a symbolic link or not a folder."""
+    law_dir = out / name
+    if law_dir.is_symlink():
+        raise StoreError(
+            f"cannot use run store folder {law_dir}: it is a symbolic link, and lmech "
+            "reads and writes no point through a link; move it out of the store"
+        )
+    if law_dir.exists() and not law_dir.is_dir():
+        raise StoreError(
+            f"cannot use run store folder {law_dir}: it is a file; move it out of the store"
+        )
+    return law_dir
+
+
+def _cleanup_store(out: Path) -> None:
+    """Remove temporaries and locks of dead writers in the store and its law folders
+    (only those: see :func:`lmech.runs.store.cleanup_temp`)."""
+    cleanup_temp(out)
+    try:
+        children = [c for c in out.iterdir() if not c.name.startswith(".")]
+    except OSError:
+        return
+    for child in children:
+        if child.is_dir() and not child.is_symlink():
+            cleanup_temp(child)
+
+
+def _stored(point_dir: Path) -> Any:
+    point = read_point(point_dir, keep_data=False)
+    if point.valid and point.verdict.status != "skipped":
+        return point
+    return None
 
 
 def run_law(
@@ -84,47 +160,114 @@ def run_law(
     out_dir: Path,
     environment: dict | None = None,
     reuse: bool = True,
-) -> LawResult:
-    """Run one law into ``out_dir/<law>`` (or reuse a finished run of the same spec+seed)."""
+    wait: bool = True,
+    on_start: Callable[[str], None] | None = None,
+    on_wait: Callable[[str, str], None] | None = None,
+    poll_s: float = 0.25,
+) -> LawResult | None:
+    """Compute one point into ``out_dir/<law>/<key>``, or reuse a valid stored one.
+
+    With ``wait=False`` a point locked by another process returns None at once (the
+    caller comes back later); with ``wait=True`` this waits (``on_wait`` is told who
+    holds it) and then reuses the holder's result or takes over a stale lock.
+    ``on_start`` is called when the computation starts. With ``reuse=False`` the point
+    is computed even when a valid one is stored; the stored one is kept (a valid point
+    is never replaced) and the fresh verdict returned.
+    """
     start = time.perf_counter()
-    if reuse:
-        done = find_finished(
-            out_dir, law.name, spec_hash(spec, seed), device=device, code=code_hash()
-        )
-        if done is not None and done.status != "skipped":
-            return LawResult(law.name, done, out_dir / law.name, True, 0.0)
-    _seed_everything(seed)
-    with LawRunWriter(
-        out_dir,
-        law.name,
-        preset=preset,
-        spec=spec,
-        seed=seed,
-        device=device,
-        claim=law.claim,
-        source=law.source,
-        environment=environment,
-    ) as run:
-        try:
-            with run.timed("theory"):
-                pred = law.theory(spec)
-            run.write_theory(pred)
-            with run.timed("experiment"):
-                meas = law.experiment(spec, seed, device)
-        except DataUnavailableError as err:
-            run.write_verdict(law.criterion.skipped(str(err)))
-        else:
-            run.write_experiment(meas)
-            with run.timed("verdict"):
-                verdict = law.verdict(pred, meas)
-            run.write_verdict(verdict.as_smoke() if preset == "smoke" else verdict)
-            with run.timed("figure"):
-                run.write_figure(law.figure(pred, meas))
+    code = code_hash()
+    key = point_key(law.name, spec_hash(spec, seed), seed, code, device)
+    law_dir = _law_dir(Path(out_dir), law.name)
+    point_dir = law_dir / key
+    if reuse and (point := _stored(point_dir)) is not None:
+        return LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
+    try:
+        law_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(
+            f"cannot write run store to {law_dir}: {err.strerror or err}; pass a writable --out DIR"
+        ) from None
+    cleanup_temp(law_dir)
+    retire_legacy(law_dir)
+    told = False
+    while True:
+        lock = try_lock(law_dir, key)
+        if not isinstance(lock, LockHolder):
+            break
+        if not wait:
+            return None
+        if on_wait is not None and not told:
+            on_wait(law.name, lock.describe())
+        told = True
+        time.sleep(poll_s)
+        if reuse and (point := _stored(point_dir)) is not None:
+            note = f"computed meanwhile by {lock.describe()}"
+            return LawResult(law.name, point.verdict, point_dir, True, 0.0, key, note)
+    try:
+        if reuse and (point := _stored(point_dir)) is not None:  # committed before our lock
+            return LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
+        before = read_point(point_dir, keep_data=False)
+        if on_start is not None:
+            on_start(law.name)
+        _seed_everything(seed)
+        with LawRunWriter(
+            out_dir,
+            law.name,
+            preset=preset,
+            spec=spec,
+            seed=seed,
+            device=device,
+            claim=law.claim,
+            source=law.source,
+            environment=environment,
+            code=code,
+        ) as run:
+            try:
+                with run.timed("theory"):
+                    pred = law.theory(spec)
+                run.write_theory(pred)
+                with run.timed("experiment"):
+                    meas = law.experiment(spec, seed, device)
+            except DataUnavailableError as err:
+                run.write_verdict(law.criterion.skipped(str(err)))
+            else:
+                run.write_experiment(meas)
+                with run.timed("verdict"):
+                    verdict = law.verdict(pred, meas)
+                run.write_verdict(verdict.as_smoke() if preset == "smoke" else verdict)
+                with run.timed("figure"):
+                    run.write_figure(law.figure(pred, meas))
+    finally:
+        lock.release()
+    note = ""
     verdict = run.verdict
-    return LawResult(law.name, verdict, run.final_dir, False, time.perf_counter() - start)
+    if run.outcome == "kept":  # a valid point of this key was there first
+        stored = read_point(point_dir, keep_data=False)
+        if reuse and stored.valid:
+            verdict = stored.verdict
+        note = "an equal point was already stored (by another process?); kept that one"
+    elif run.set_aside is not None:
+        note = (
+            f"replaced an invalid point ({before.problem}); "
+            f"the old folder is kept as {run.set_aside.name}"
+        )
+    seconds = time.perf_counter() - start
+    return LawResult(law.name, verdict, run.final_dir, False, seconds, key, note)
 
 
-def check(
+@dataclass(frozen=True)
+class Plan:
+    """A validated :func:`check`: laws with their resolved specs, seed, device, store."""
+
+    laws: tuple[Law, ...]
+    specs: tuple[Any, ...]
+    preset: str
+    seed: int
+    device: str
+    out: Path
+
+
+def plan(
     names: Sequence[str],
     *,
     preset: str = "quick",
@@ -132,51 +275,101 @@ def check(
     device: str = "auto",
     out_dir: str | Path,
     overrides: dict[str, str] | None = None,
-    on_start: Callable[[str], None] | None = None,
-    on_result: Callable[[LawResult], None] | None = None,
-) -> list[LawResult]:
-    """Run laws into ``out_dir`` (the caller builds ``report.html`` from the store).
-
-    Everything the user typed is validated before anything is written: law names,
-    preset, ``--set`` overrides, device and a writable ``out_dir``. If no law finishes,
-    an ``out_dir`` this call created is removed again.
-
-    A law that raises an unexpected exception is reported as failed (detail: the error)
-    and not stored, so a rerun tries it again; the other laws still run.
-    """
+) -> Plan:
+    """Validate everything the user typed before anything runs: seed, law names (a name
+    given twice runs once), preset, ``--set`` overrides, device and a writable store
+    (created if missing; nothing else is written)."""
     from lmech.laws.base import apply_overrides
-
     from lmech.seeding import check_seed
 
     seed = check_seed(seed, "--seed")
-    laws = [registry.get(n) for n in names]  # UnknownLawError before any write
-    specs = [apply_overrides(law.preset(preset), overrides or {}) for law in laws]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ConfigError("no law to check; name one or more laws (see `lmech laws`)")
+    laws = tuple(registry.get(n) for n in names)  # UnknownLawError before any write
+    specs = tuple(apply_overrides(law.preset(preset), overrides or {}) for law in laws)
     device = resolve_device(device)
-    out, created = ensure_writable_dir(out_dir)
-    results: list[LawResult] = []
+    out, _ = ensure_store_dir(out_dir)
+    from lmech.report.html import check_report_target
+
+    check_report_target(out)  # the report at the end must not replace someone's file
+    for law in laws:
+        _law_dir(out, law.name)
+    return Plan(laws, specs, preset, seed, device, out)
+
+
+def check(
+    names: Sequence[str] | Plan,
+    *,
+    preset: str = "quick",
+    seed: int = 0,
+    device: str = "auto",
+    out_dir: str | Path | None = None,
+    overrides: dict[str, str] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_result: Callable[[LawResult], None] | None = None,
+    on_wait: Callable[[str, str], None] | None = None,
+) -> list[LawResult]:
+    """Run laws into the store ``out_dir``; return one result per law, in input order.
+
+    ``names`` is a list of law names (validated by :func:`plan` with the other
+    arguments) or a :class:`Plan`. ``out_dir`` is never removed, nor anything in it that
+    another process or the user wrote.
+
+    A law that raises an unexpected exception is reported as failed (detail: the error)
+    and not stored, so a rerun tries it again; the other laws still run.
+
+    Raises:
+        CheckInterrupted: on Ctrl-C, with the results that finished (the point in
+            flight is discarded).
+    """
+    if isinstance(names, Plan):
+        p = names
+    else:
+        if out_dir is None:
+            raise ConfigError("check needs out_dir, the run store to write")
+        p = plan(
+            names, preset=preset, seed=seed, device=device, out_dir=out_dir, overrides=overrides
+        )
+    results: dict[int, LawResult] = {}
+
+    def attempt(i: int, law: Law, spec: Any, wait: bool) -> bool:
+        try:
+            result = run_law(
+                law,
+                spec,
+                preset=p.preset,
+                seed=p.seed,
+                device=p.device,
+                out_dir=p.out,
+                environment=env,
+                wait=wait,
+                on_start=on_start,
+                on_wait=on_wait,
+            )
+        except LmechError:
+            raise
+        except Exception as err:  # a bug or a numerical failure inside a law
+            verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+            result = LawResult(law.name, verdict, None, False, 0.0)
+            traceback.print_exc()
+        if result is None:
+            return False
+        results[i] = result
+        if on_result is not None:
+            on_result(result)
+        return True
+
     try:
-        cleanup_temp(out)
-        env = environment_info(device)
-        for law, spec in zip(laws, specs, strict=True):
-            if on_start is not None:
-                on_start(law.name)
-            try:
-                result = run_law(
-                    law, spec, preset=preset, seed=seed, device=device, out_dir=out, environment=env
-                )
-            except LmechError:
-                raise
-            except Exception as err:  # a bug or a numerical failure inside a law
-                verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
-                result = LawResult(law.name, verdict, None, False, 0.0)
-                traceback.print_exc()
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    except BaseException:
-        if created and not any(r.path for r in results):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
-    if created and not any(r.path for r in results):
-        shutil.rmtree(out, ignore_errors=True)
-    return results
+        _cleanup_store(p.out)
+        env = environment_info(p.device)
+        later = [
+            (i, law, spec)
+            for i, (law, spec) in enumerate(zip(p.laws, p.specs, strict=True))
+            if not attempt(i, law, spec, wait=False)
+        ]
+        for i, law, spec in later:  # points another process was computing
+            attempt(i, law, spec, wait=True)
+    except KeyboardInterrupt:
+        raise CheckInterrupted([results[i] for i in sorted(results)]) from None
+    return [results[i] for i in sorted(results)]

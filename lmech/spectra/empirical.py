@@ -67,13 +67,32 @@ def pool_eigensystem(
         ``eigenvalues`` (M,) clipped at 0 (round-off can make the smallest slightly
         negative), and ``coefficients`` (M,) or (M, k) (None without y).
     """
+    if not isinstance(X, torch.Tensor):
+        raise InputError(f"pool X must be a torch.Tensor (M, d); got {type(X).__name__}")
     if X.ndim != 2 or X.shape[0] < 2:
         raise InputError(f"pool X must be 2-D with at least 2 rows; got shape {tuple(X.shape)}")
-    if y is not None and y.shape[0] != X.shape[0]:
-        raise InputError(
-            f"pool y must have one row per pool point ({X.shape[0]}); got {y.shape[0]}"
-        )
+    if y is not None:
+        if not isinstance(y, torch.Tensor) or y.ndim not in (1, 2):
+            raise InputError(
+                f"pool y must be a 1-D or 2-D torch.Tensor; got {type(y).__name__} "
+                f"{tuple(getattr(y, 'shape', ()))}"
+            )
+        if y.shape[0] != X.shape[0]:
+            raise InputError(
+                f"pool y must have one row per pool point ({X.shape[0]}); got {y.shape[0]}"
+            )
+        if y.is_complex() or not bool(torch.isfinite(y).all()):
+            raise InputError("pool y must be real and finite; got complex or NaN/inf entries")
     M = X.shape[0]
+    from lmech._memory import check_allocation
+
+    # the Gram matrix, its scaled copy, the eigenvectors and the solver's workspace
+    check_allocation(
+        4 * M * M * max(X.element_size(), 8) if X.is_floating_point() else 0,
+        f"the eigensystem of a pool of {M} points ({M} x {M} matrices)",
+        "use a smaller pool",
+        device=X.device,
+    )
     s, U = eigh(gram(kernel, X) / M)  # ascending
     lam = s.flip(0).clamp_min(0.0).cpu().numpy().astype(np.float64)
     if y is None:

@@ -64,6 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_DEGREE = 10
+#: Highest Hermite degree accepted: the series has one term per degree and the mode table
+#: one column; c_l of the Laplace kernel grows like l!, so far lower degrees are useful.
+MAX_DEGREE = 256
 LAPLACE_MAX_DEGREE = 6  # the Laplace expansion is asymptotic: c_l grows like l!
 # target_coefficients takes the Cholesky path when LAPACK's estimate of cond(L) is below
 # 1e5 (cond(G) = cond(L)^2 < 1e10: the coefficients keep ~6 digits); else Householder QR
@@ -185,8 +188,10 @@ def kernel_series(kernel, trace: float, max_degree: int, *, dimension: int | Non
         raise InputError(f"trace must be a positive finite number; got {trace!r}")
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)):
         raise InputError(f"max_degree must be an integer >= 0; got {max_degree!r}")
-    if max_degree < 0:
-        raise InputError(f"max_degree must be an integer >= 0; got {max_degree!r}")
+    if not 0 <= max_degree <= MAX_DEGREE:
+        raise InputError(
+            f"max_degree must be an integer in [0, {MAX_DEGREE}]; got {max_degree!r:.40}"
+        )
     size = int(max_degree) + 1
     q = float(trace)
     k = np.arange(size)
@@ -315,7 +320,19 @@ def hea_modes(data_eigenvalues, level_coeffs, num_modes: int) -> HEAModes:
     if isinstance(num_modes, bool) or not isinstance(num_modes, (int, np.integer)):
         raise InputError(f"num_modes must be a positive integer; got {num_modes!r}")
     if num_modes < 1:
-        raise InputError(f"num_modes must be a positive integer; got {num_modes!r}")
+        raise InputError(f"num_modes must be a positive integer; got {num_modes!r:.40}")
+    if c.size - 1 > MAX_DEGREE:
+        raise InputError(
+            f"level coefficients must stop at degree {MAX_DEGREE}; got {c.size - 1} degrees"
+        )
+    from lmech._memory import check_allocation
+
+    # the heap and the mode table: a few Python tuples and max_degree ints per mode
+    check_allocation(
+        int(num_modes) * (200 + 16 * max(c.size, 2)),
+        f"{int(num_modes)} HEA modes of degree up to {c.size - 1}",
+        "ask for fewer modes",
+    )
     g = np.sort(g[g > 0])[::-1] / g.sum()
     log_g = np.log(g).tolist()
     d, max_degree = g.size, c.size - 1

@@ -71,6 +71,16 @@ _MIN_BLOCK = 256
 # and needs 2-4 full passes.
 _COARSE_MODES = 8192
 _COARSE_BINS = 2048
+# Magnitudes the sums below can hold with room to spare: totals (sum m lambda, sum v^2 +
+# noise, the kappa bracket) above 1e300 would overflow float64 in lambda + kappa, E_0 times
+# the bias, or a square; such inputs are refused with a hint to rescale.
+_HUGE = 1e300
+_LOG_HUGE = float(np.log(_HUGE))
+# Sample sizes beyond 2^53 are not integers float64 can count; the int64 column of
+# learning_curve needs them exact.
+_MAX_N = 2.0**53
+# Bytes per grid point of the prediction routines (inputs, kappa, sums and outputs).
+_BYTES_PER_POINT = 8 * 24
 
 
 # --------------------------------------------------------------------------------------
@@ -172,50 +182,69 @@ def _check_sizes(n, name: str = "n") -> np.ndarray:
             f"{name} must be finite and > 0 (sample sizes; non-integer allowed); got {got}; "
             "pass positive sample sizes"
         )
+    big = arr > _MAX_N
+    if big.any():
+        raise InputError(
+            f"{name} must be at most 2^53 = {_MAX_N:.0f} (the largest sample size float64 "
+            f"counts exactly); got {_values(arr[big])}; pass realistic sample sizes"
+        )
     return arr
 
 
 def _check_ridge(ridge, name: str = "ridge") -> np.ndarray:
     arr = _real_array(ridge, name, "finite and >= 0")
-    bad = ~np.isfinite(arr) | (arr < 0)
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr > _HUGE)
     if arr.size == 0 or bad.any():
         got = "an empty array" if arr.size == 0 else f"{_values(arr[bad])}"
         raise InputError(
-            f"{name} must be finite and >= 0 (explicit KRR ridge delta on the raw Gram "
-            f"matrix); got {got}; pass 0 for ridgeless regression"
+            f"{name} must be finite and in [0, {_HUGE:.0e}] (explicit KRR ridge delta on the "
+            f"raw Gram matrix); got {got}; pass 0 for ridgeless regression"
         )
     return arr
 
 
 def _check_noise(noise_variance) -> float:
     arr = _real_array(noise_variance, "noise_variance", "a finite scalar >= 0")
-    if arr.ndim != 0 or not np.isfinite(arr) or arr < 0:
+    if arr.ndim != 0 or not np.isfinite(arr) or arr < 0 or arr > _HUGE:
         raise InputError(
-            f"noise_variance must be a finite scalar >= 0 (label-noise variance eps^2); got "
-            f"{noise_variance!r}; pass e.g. noise_variance=0.1"
+            f"noise_variance must be a finite scalar in [0, {_HUGE:.0e}] (label-noise variance "
+            f"eps^2); got {noise_variance!r:.60}; pass e.g. noise_variance=0.1"
         )
     return float(arr)
 
 
 def _check_kappa(kappa) -> np.ndarray:
     arr = _real_array(kappa, "kappa", "finite and >= 0")
-    bad = ~np.isfinite(arr) | (arr < 0)
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr > _HUGE)
     if bad.any():
         raise InputError(
-            f"kappa must be finite and >= 0 (effective ridge); got {_values(arr[bad])}; "
-            "compute it with effective_ridge(...)"
+            f"kappa must be finite and in [0, {_HUGE:.0e}] (effective ridge); got "
+            f"{_values(arr[bad])}; compute it with effective_ridge(...)"
         )
     return arr
 
 
+def _check_grid(points: int, what: str) -> None:
+    """Refuse a grid whose working arrays would not fit in memory."""
+    from lmech._memory import check_allocation
+
+    check_allocation(
+        points * _BYTES_PER_POINT,
+        f"{what} ({points} grid points)",
+        "evaluate fewer (n, ridge) points at a time",
+    )
+
+
 def _broadcast(a: np.ndarray, b: np.ndarray, names: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        return np.broadcast_arrays(a, b)
+        out = np.broadcast_arrays(a, b)
     except ValueError:
         raise InputError(
             f"{names} must broadcast together; got shapes {a.shape} and {b.shape}; pass "
             "scalars, equal shapes, or use learning_curve(...) for an outer-product grid"
         ) from None
+    _check_grid(int(out[0].size), f"the {names} grid of shape {out[0].shape}")
+    return out
 
 
 class _Spectrum(NamedTuple):
@@ -235,10 +264,32 @@ def _spectrum(eigenvalues, coefficients=None, multiplicities=None) -> _Spectrum:
     v2 = v2_null = None
     if coefficients is not None:
         v = _check_vector(coefficients, "coefficients", lam.size)
-        power = v * v  # v_i^2, or the level's total power when multiplicities are given
+        with np.errstate(over="ignore"):
+            power = v * v  # v_i^2, or the level's total power when multiplicities are given
+            total = float(power.sum())
+        if not total <= _HUGE:
+            raise InputError(
+                f"coefficients are too large: their total power sum v_i^2 = {total:.3g} "
+                f"exceeds {_HUGE:.0e}, where float64 sums overflow; divide the target (and "
+                "noise_variance by the square of the same factor)"
+            )
         v2, v2_null = power[pos], float(power[~pos].sum())
     m_pos = None if m is None else m[pos]
-    p = float(pos.sum()) if m is None else float(m_pos.sum())
+    with np.errstate(over="ignore"):
+        p = float(pos.sum()) if m is None else float(m_pos.sum())
+    if not p <= _HUGE:
+        raise InputError(
+            f"multiplicities must sum to at most {_HUGE:.0e} (the number of modes); got "
+            f"{p:.3g}; drop levels whose degeneracy overflows"
+        )
+    log_m = 0.0 if m_pos is None else np.log(m_pos)
+    log_total = _log_sum(np.log(lam[pos]) + log_m)
+    if log_total > _LOG_HUGE:
+        raise InputError(
+            f"eigenvalues are too large: their total sum m_i lambda_i = e^{log_total:.1f} "
+            f"exceeds {_HUGE:.0e}, where lambda + kappa overflows float64; divide the "
+            "eigenvalues and the ridge by a common factor (kappa scales with them)"
+        )
     return _Spectrum(lam[pos], m_pos, v2, 0.0 if v2_null is None else v2_null, p)
 
 
@@ -422,6 +473,13 @@ def _effective_ridge(spec: _Spectrum, n: np.ndarray, ridge: np.ndarray) -> np.nd
     # Upper: sum m L < sum m lambda / kappa, so at kappa = (sum m lambda + delta)/n the left
     # side is <= n.
     t_hi = np.logaddexp(_log_sum(log_m + log_lam), log_ridge) - log_n
+    if t_hi.max() > _LOG_HUGE:
+        i = int(np.argmax(t_hi))
+        raise InputError(
+            f"n = {n_s[i]:.6g} with ridge = {ridge_s[i]:.6g} puts the effective ridge above "
+            f"{_HUGE:.0e} (its bracket reaches e^{t_hi[i]:.1f}), where float64 overflows; "
+            "pass larger sample sizes or rescale the eigenvalues and ridge"
+        )
     # Lower: at kappa = delta/n, delta/kappa = n; and for n < p, L_i >= 1 - kappa/lambda_i
     # gives sum m L >= p - kappa sum m/lambda = n at kappa = (p - n)/sum(m/lambda).
     t_lo = np.where(ridge_s > 0, log_ridge - log_n, -np.inf)
@@ -523,6 +581,13 @@ def learnabilities(eigenvalues, kappa) -> np.ndarray:
     """
     lam = _check_eigenvalues(eigenvalues)
     kap = _check_kappa(kappa)[..., None]
+    from lmech._memory import check_allocation
+
+    check_allocation(
+        8 * 3 * kap.size * lam.size,
+        f"learnabilities of shape {kap.shape[:-1] + lam.shape}",
+        "pass fewer kappa values at a time",
+    )
     denom = lam + kap  # (..., P) lambda_i + kappa
     out = np.zeros(denom.shape)
     return np.divide(lam, denom, out=out, where=denom > 0)
@@ -618,13 +683,22 @@ def _risk(spec: _Spectrum, n: np.ndarray, ridge: np.ndarray, noise: float) -> di
     e0 = np.divide(n, denom, out=np.full(n.shape, np.inf), where=denom > 0)
     sum_l2 = (sums.above + sums.excess) - sums.spread  # sum_i m_i L_i^2
     e0_minus_1 = np.divide(sum_l2, denom, out=np.full(n.shape, np.inf), where=denom > 0)
-    test = _times(e0, bias + noise)
-    test_clean = _times(e0, bias) + _times(e0_minus_1, noise)
-    # Train MSE = (delta / (n kappa))^2 E_te. At kappa = 0 the delta -> 0 limit has
-    # delta/kappa -> n - p, so (delta/(n kappa))^2 E_0 -> (n - p)/n (0 at n = p).
-    ratio = np.where(positive, ridge / (n * kap_safe), (n - spec.p) / n)
-    train_factor = np.divide(ratio * ratio * n, denom, out=np.zeros(n.shape), where=denom > 0)
-    train = _times(train_factor, bias + noise)
+    with np.errstate(over="ignore"):  # an overflow is caught below, with its grid point
+        test = _times(e0, bias + noise)
+        test_clean = _times(e0, bias) + _times(e0_minus_1, noise)
+        # Train MSE = (delta / (n kappa))^2 E_te. At kappa = 0 the delta -> 0 limit has
+        # delta/kappa -> n - p, so (delta/(n kappa))^2 E_0 -> (n - p)/n (0 at n = p).
+        ratio = np.where(positive, ridge / (n * kap_safe), (n - spec.p) / n)
+        train_factor = np.divide(ratio * ratio * n, denom, out=np.zeros(n.shape), where=denom > 0)
+        train = _times(train_factor, bias + noise)
+    overflow = np.isfinite(e0) & ~(np.isfinite(test) & np.isfinite(test_clean) & np.isfinite(train))
+    if overflow.any():
+        i = int(np.flatnonzero(overflow)[0])
+        raise InputError(
+            f"the predicted MSE overflows float64 at n = {n[i]:.6g}, ridge = {ridge[i]:.6g} "
+            f"(E_0 = {e0[i]:.3g} times bias + noise = {bias[i] + noise:.3g}); divide the "
+            "target coefficients by a common factor and noise_variance by its square"
+        )
     total = spec.v2.sum() + spec.v2_null
     return {
         "kappa": kappa,
@@ -779,6 +853,7 @@ def learning_curve(
             f"n and ridge must be scalars or 1-D sequences in learning_curve; got shapes "
             f"{ns.shape} and {ridges.shape}; flatten them (the grid is their outer product)"
         )
+    _check_grid(ns.size * ridges.size, f"the learning curve's {ns.size} x {ridges.size} grid")
     n_grid = np.repeat(ns, ridges.size)  # n-major outer product
     ridge_grid = np.tile(ridges, ns.size)
     risk = _risk(spec, n_grid, ridge_grid, _check_noise(noise_variance))

@@ -45,7 +45,9 @@ def test_chinchilla_json_and_figure(runs_csv, tmp_path, capsys):
     )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"E", "A", "B", "alpha", "beta", "a", "b"}
+    assert set(out) == {"E", "A", "B", "alpha", "beta", "a", "b", "warnings"}
+    assert out["warnings"] == []  # a well-posed 6 x 6 grid with 0.2% noise
+    assert all(out[k]["note"] is None for k in out if k != "warnings")
     for name in ("E", "alpha", "beta"):
         assert out[name]["ci_low"] <= out[name]["estimate"] <= out[name]["ci_high"]
         assert out[name]["estimate"] == pytest.approx(HOFFMANN_2022[name], rel=0.1)
@@ -73,6 +75,7 @@ def test_chinchilla_flops_gives_the_same_fit_as_tokens(runs_csv, tmp_path, capsy
     a = json.loads(capsys.readouterr().out)
     assert main(args + ["--flops", "flops"]) == 0
     b = json.loads(capsys.readouterr().out)
+    a.pop("warnings"), b.pop("warnings")
     for k in a:
         assert b[k]["estimate"] == pytest.approx(a[k]["estimate"], rel=1e-6)
 
@@ -117,11 +120,15 @@ def _bad(tmp_path, frame):
         ({"n": [1e8, -1, 3e8, 4e8, 5e8], "d": [1e9] * 5, "l": [3.0] * 5}, [], "'n' .* must be > 0"),
         ({"n": [1e8] * 5, "d": [1e9] * 5, "l": [3.0, 0, 2, 2, 2]}, [], "'l' .* must be > 0"),
         ({"n": [1e8] * 5, "d": [1e9] * 5, "l": [3.0, None, 2, 2, 2]}, [], "finite"),
-        ({"n": [1e8] * 5, "tokens": [1e9] * 5, "l": [3.0] * 5}, [], "no such column in bad.csv"),
         (
-            {"n": [1e8, 2e8, 3e8, 4e8], "d": [1e9] * 4, "l": [3.0] * 4},
+            {"n": [1e8] * 5, "tokens": [1e9] * 5, "l": [3.0] * 5},
             [],
-            "at least 5 data points; got 4",
+            "must name a column of bad.csv.*got 'd', no such column",
+        ),
+        (
+            {"n": [1e8, 2e8, 3e8, 4e8], "d": [1e9, 2e9, 3e9, 4e9], "l": [3.0, 2.9, 2.8, 2.7]},
+            [],
+            "at least 10 distinct \\(N, D\\) runs .*; got 4",
         ),
     ],
 )

@@ -133,7 +133,8 @@ def test_bootstrap_intervals_contain_estimate_and_shrink_with_data():
         assert bhi - blo < hi - lo, name
     d = small.to_dict()
     assert set(d) == {"E", "A", "B", "alpha", "beta", "a", "b"}
-    assert set(d["E"]) == {"estimate", "ci_low", "ci_high"}
+    assert set(d["E"]) == {"estimate", "ci_low", "ci_high", "note"}
+    assert small.warnings == () and small.unidentified == {}
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,7 @@ def test_bootstrap_intervals_contain_estimate_and_shrink_with_data():
         ({"N": [1.0, -2, 3, 4, 5]}, "N must be > 0"),
         ({"loss": [1.0, 2, np.nan, 4, 5]}, "loss must be finite"),
         ({"D": [1.0, 2, 3, 4]}, "same length"),
-        ({"N": [1.0] * 4, "D": [1.0] * 4, "loss": [1.0] * 4}, "at least 5 data points"),
+        ({"N": [1.0] * 4, "D": [1.0] * 4, "loss": [1.0] * 4}, "at least 10 distinct"),
     ],
 )
 def test_fit_chinchilla_rejects_bad_input(kwargs, match):
@@ -166,8 +167,8 @@ def test_powerlaw_with_offset_matches_curve_fit():
     np.testing.assert_allclose(got, ref, rtol=1e-6)
     exact = fit_powerlaw(x, 5 * x**-0.4, offset=False)
     assert exact.estimate["alpha"] == pytest.approx(0.4, rel=1e-10)
-    with pytest.raises(InputError, match="needs at least 3"):
-        fit_powerlaw([1.0, 2.0], [1.0, 0.5])
+    with pytest.raises(InputError, match="needs at least 4 distinct x values"):
+        fit_powerlaw([1.0, 2.0, 3.0], [1.0, 0.5, 0.3])
 
 
 def _isoflop_data(p=HOFFMANN_2022):

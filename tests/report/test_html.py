@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from lmech.errors import StoreError
 from lmech.laws.base import Verdict
-from lmech.report import build_report, render_markdown_summary
+from lmech.report import build_report, render_markdown_summary, write_report
 from lmech.runs.store import LawRunWriter
 
 
@@ -47,7 +47,7 @@ def _write(out, name, verdict, *, rows=5, claim=None, source=None, figure=True):
             fig = Figure(figsize=(2, 1.5))
             fig.add_subplot().plot([0, 1], [1, 0])
             run.write_figure(fig)
-    return out / name
+    return run.final_dir
 
 
 @pytest.fixture
@@ -103,38 +103,78 @@ def test_report_of_a_check_dir(check_dir):
     # spec in a collapsible block; tables cut at 30 rows
     assert text.count("<details>") >= 3
     assert "first 30 of 50 rows" in text
-    body = re.search(r'id="law-alpha".*?</section>', text, re.S).group(0)
+    body = re.search(r'id="point-alpha-[0-9a-f]{16}".*?</section>', text, re.S).group(0)
     rows = len(re.findall(r"<tr[ >]", body))
     assert rows == (1 + 2) + (1 + 30) * 2  # spec (header + 2 fields) + tables (header + 30)
     assert list(check_dir.glob(".tmp-*")) == []
+    assert list(check_dir.glob("*/.tmp-*")) == []
 
 
-def test_report_of_a_single_law_dir(check_dir):
-    path = build_report(check_dir / "beta")
+def _point(check_dir, law):
+    [point] = (check_dir / law).iterdir()
+    return point
+
+
+def test_report_of_a_single_point_and_of_a_law_folder(check_dir):
+    point = _point(check_dir, "beta")
+    path = build_report(point)
     text = path.read_text(encoding="utf-8")
-    assert path == check_dir / "beta" / "report.html"
+    assert path == point / "report.html"
     assert "beta" in text and "alpha" not in text
     assert "data:image/png;base64," in text
-    # the law dir stays readable as one
-    assert build_report(check_dir / "beta") == path
+    # the point stays valid with a report beside its files, and readable as one
+    assert build_report(point) == path
+    text = build_report(check_dir / "beta").read_text(encoding="utf-8")
+    assert 'class="status invalid"' not in text and "alpha" not in text
 
 
-def test_report_lists_unreadable_law_dirs(check_dir):
-    (check_dir / "beta" / "theory.parquet").write_bytes(b"garbage")
-    text = build_report(check_dir).read_text(encoding="utf-8")
-    assert 'class="status unreadable"' in text and "alpha" in text
+def test_report_lists_invalid_points_and_embeds_nothing_of_them(check_dir):
+    (_point(check_dir, "beta") / "theory.parquet").write_bytes(b"garbage")
+    report = write_report(check_dir)
+    text = report.path.read_text(encoding="utf-8")
+    assert 'class="status invalid"' in text and "alpha" in text
+    assert "theory.parquet has 7 bytes, the manifest recorded" in text
+    assert [p.law for p in report.invalid] == ["beta"]
+    assert len([t for t, a in _parse(text) if t == "img"]) == 1  # alpha's figure only
+
+
+def test_report_never_embeds_a_symlinked_figure(check_dir, tmp_path):
+    secret = tmp_path / "private.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\n" + b"SECRET-BYTES" * 50)
+    fig = _point(check_dir, "alpha") / "figure.png"
+    fig.unlink()
+    fig.symlink_to(secret)
+    report = write_report(check_dir)
+    text = report.path.read_text(encoding="utf-8")
+    import base64
+
+    assert base64.b64encode(secret.read_bytes())[:40].decode() not in text
+    assert "SECRET" not in text
+    assert "figure.png is a symbolic link; refused" in text
+    assert [p.law for p in report.invalid] == ["alpha"]
+
+
+def test_report_of_only_invalid_points_is_still_written(check_dir):
+    for law in ("alpha", "beta", "gamma"):
+        (_point(check_dir, law) / "manifest.json").write_text("{corrupt")
+    report = write_report(check_dir)
+    assert len(report.invalid) == 3 and report.valid == []
+    text = report.path.read_text(encoding="utf-8")
+    assert text.count('class="status invalid"') == 3 and "manifest.json is corrupt" in text
 
 
 def test_report_without_runs_is_a_store_error(tmp_path):
     with pytest.raises(StoreError, match="no law runs"):
         build_report(tmp_path)
+    with pytest.raises(StoreError, match="does not exist"):
+        build_report(tmp_path / "missing")
 
 
 def test_markdown_summary(check_dir):
     md = render_markdown_summary(check_dir)
     lines = md.strip().splitlines()
-    assert lines[0].startswith("| law | status |")
+    assert lines[0].startswith("| law | point | status |")
     assert len(lines) == 2 + 3
-    assert "| alpha | passed | rel_err | 0.0123 | \u2264 0.05 |" in md
-    assert "| beta | failed | r2 | 0.5 | \u2265 0.9 |" in md
-    assert "| gamma | skipped | rel_err | \u2014 |" in md
+    assert "| alpha | quick, seed 0, cpu | passed | rel_err | 0.0123 | \u2264 0.05 |" in md
+    assert "| beta | quick, seed 0, cpu | failed | r2 | 0.5 | \u2265 0.9 |" in md
+    assert "| gamma | quick, seed 0, cpu | skipped | rel_err | \u2014 |" in md

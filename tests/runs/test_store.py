@@ -1,9 +1,13 @@
-"""Tests of the run store: atomic writes, law directories, resume and errors."""
+"""Tests of the run store: atomic writes, point folders, verification, locks, listing."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +15,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from lmech.errors import InputError, StoreError
+from lmech.errors import ConfigError, InputError, StoreError
 from lmech.laws.base import Verdict, spec_hash
 from lmech.runs import store
 
@@ -38,13 +42,15 @@ def _figure() -> Figure:
     return fig
 
 
-def _write_run(out, name="toy", spec=None, seed=0, verdict=None, **kwargs):
+ENV = {"lmech": "test", "device": "cpu"}  # skip git subprocesses in most tests
+
+
+def _write_point(out, name="toy", spec=None, seed=0, verdict=None, device="cpu", **kwargs):
     spec = ToySpec() if spec is None else spec
     verdict = Verdict.from_metric("rel_err", 0.01, 0.05) if verdict is None else verdict
     theory, experiment = _tables()
-    env = {"lmech": "test", "device": "cpu"}  # skip git subprocesses in most tests
     with store.LawRunWriter(
-        out, name, preset="smoke", spec=spec, seed=seed, device="cpu", environment=env, **kwargs
+        out, name, preset="smoke", spec=spec, seed=seed, device=device, environment=ENV, **kwargs
     ) as run:
         with run.timed("theory"):
             pass
@@ -52,7 +58,7 @@ def _write_run(out, name="toy", spec=None, seed=0, verdict=None, **kwargs):
         run.write_experiment(experiment)
         run.write_verdict(verdict)
         run.write_figure(_figure())
-    return out / name
+    return run.final_dir
 
 
 def test_atomic_write_helpers_round_trip(tmp_path):
@@ -78,6 +84,16 @@ def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_atomic_write_replaces_a_symlink_not_its_target(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "report.html").symlink_to(secret)
+    store.atomic_write_text(tmp_path / "out" / "report.html", "report")
+    assert secret.read_text() == "private"
+    assert not (tmp_path / "out" / "report.html").is_symlink()
+
+
 def test_parquet_round_trip(tmp_path):
     theory, _ = _tables()
     store.write_parquet(tmp_path / "t.parquet", theory)
@@ -91,11 +107,28 @@ def test_save_figure_writes_png_and_svg(tmp_path):
     assert b"<svg" in paths[1].read_bytes()
 
 
-def test_law_run_round_trip(tmp_path):
+def test_point_key_depends_on_every_part():
+    base = ("toy", "a" * 16, 0, "c" * 16, "cpu")
+    key = store.point_key(*base)
+    assert len(key) == 16 and all(ch in "0123456789abcdef" for ch in key)
+    assert store.point_key(*base) == key
+    for i, other in enumerate(("toy2", "b" * 16, 1, "d" * 16, "cuda")):
+        changed = list(base)
+        changed[i] = other
+        assert store.point_key(*changed) != key, i
+
+
+def test_point_round_trip(tmp_path):
     spec = ToySpec()
-    law_dir = _write_run(tmp_path, claim="risk falls", source="Paper (2020), eq. 3")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
-    assert sorted(p.name for p in law_dir.iterdir()) == [
+    point_dir = _write_point(tmp_path, claim="risk falls", source="Paper (2020), eq. 3")
+    code = store.code_hash()
+    assert point_dir == tmp_path / "toy" / store.point_key(
+        "toy", spec_hash(spec, 0), 0, code, "cpu"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
+    assert [p.name for p in (tmp_path / "toy").iterdir()] == [point_dir.name]
+    names = sorted(p.name for p in point_dir.iterdir())
+    assert names == [
         "experiment.parquet",
         "figure.png",
         "figure.svg",
@@ -103,128 +136,266 @@ def test_law_run_round_trip(tmp_path):
         "theory.parquet",
         "verdict.json",
     ]
-    run = store.read_law_run(law_dir)
+    run = store.read_law_run(point_dir)
     m = run["manifest"]
-    assert m["law"] == "toy"
-    assert m["preset"] == "smoke"
+    assert m["format"] == 2 and m["key"] == point_dir.name
+    assert m["law"] == "toy" and m["preset"] == "smoke"
     assert m["spec"] == {"n": 8, "ridge": 1e-3, "sizes": [2, 4]}
-    assert m["spec_hash"] == spec_hash(spec, 0)
+    assert m["spec_hash"] == spec_hash(spec, 0) and m["code_hash"] == code
     assert m["seed"] == 0 and m["device"] == "cpu" and m["status"] == "passed"
     assert m["claim"] == "risk falls" and m["source"] == "Paper (2020), eq. 3"
     assert set(m["timings"]) == {"theory"} and m["timings"]["theory"] >= 0.0
     assert m["started"] <= m["finished"]
+    # every other file is recorded with its size and SHA-256
+    import hashlib
+
+    assert set(m["files"]) == set(names) - {"manifest.json"}
+    for name, rec in m["files"].items():
+        data = (point_dir / name).read_bytes()
+        assert rec == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     assert run["verdict"] == Verdict.from_metric("rel_err", 0.01, 0.05)
-    assert json.loads((law_dir / "verdict.json").read_text())["law"] == "toy"
+    assert json.loads((point_dir / "verdict.json").read_text())["law"] == "toy"
     theory, experiment = _tables()
     pd.testing.assert_frame_equal(run["theory"], theory)
     pd.testing.assert_frame_equal(run["experiment"], experiment)
-    assert [p.name for p in run["figures"]] == ["figure.png"]
+    assert run["figures"] == ["figure.png"]
+
+
+def test_one_store_holds_many_points_per_law(tmp_path):
+    a = _write_point(tmp_path, seed=0)
+    b = _write_point(tmp_path, seed=1)
+    c = _write_point(tmp_path, spec=ToySpec(n=9))
+    d = _write_point(tmp_path, device="cuda")
+    e = _write_point(tmp_path, code="0" * 16)
+    assert len({a, b, c, d, e}) == 5
+    assert all(store.read_point(p).valid for p in (a, b, c, d, e))
+    df = store.index(tmp_path)
+    assert len(df) == 5 and set(df["seed"]) == {0, 1} and set(df["device"]) == {"cpu", "cuda"}
+    assert df["valid"].all() and set(df["status"]) == {"passed"}
 
 
 def test_crash_inside_writer_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         with store.LawRunWriter(
-            tmp_path,
-            "toy",
-            preset="smoke",
-            spec=ToySpec(),
-            seed=0,
-            device="cpu",
-            environment={},
+            tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment={}
         ) as run:
             run.write_theory(_tables()[0])
             raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
+    assert list((tmp_path / "toy").iterdir()) == []
 
 
-def test_crash_keeps_previous_committed_run(tmp_path):
-    _write_run(tmp_path)
-    with pytest.raises(RuntimeError):
+def test_keyboard_interrupt_inside_writer_discards_the_point(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
         with store.LawRunWriter(
-            tmp_path,
-            "toy",
-            preset="smoke",
-            spec=ToySpec(n=9),
-            seed=0,
-            device="cpu",
-            environment={},
-        ):
-            raise RuntimeError("interrupted")
-    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
-    assert store.find_finished(tmp_path, "toy", spec_hash(ToySpec(), 0)) is not None
+            tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment={}
+        ) as run:
+            run.write_theory(_tables()[0])
+            raise KeyboardInterrupt
+    assert list((tmp_path / "toy").iterdir()) == []
 
 
-def test_commit_replaces_existing_run(tmp_path):
-    _write_run(tmp_path, verdict=Verdict.from_metric("rel_err", 0.5, 0.05))
-    _write_run(tmp_path, verdict=Verdict.from_metric("rel_err", 0.02, 0.05))
-    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
-    assert store.read_law_run(tmp_path / "toy")["verdict"].value == 0.02
+def test_a_valid_point_is_kept_when_another_writer_commits_the_same_key(tmp_path):
+    first = _write_point(tmp_path, verdict=Verdict.from_metric("rel_err", 0.01, 0.05))
+    before = (first / "manifest.json").read_bytes()
+    second = _write_point(tmp_path, verdict=Verdict.from_metric("rel_err", 0.02, 0.05))
+    assert second == first and (first / "manifest.json").read_bytes() == before
+    assert [p.name for p in (tmp_path / "toy").iterdir()] == [first.name]
+
+
+def test_an_invalid_point_is_replaced_and_kept_aside(tmp_path):
+    point = _write_point(tmp_path)
+    (point / "verdict.json").write_text("{}")
+    assert not store.read_point(point).valid
+    with store.LawRunWriter(
+        tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment=ENV
+    ) as run:
+        run.write_verdict(Verdict.from_metric("rel_err", 0.03, 0.05))
+    assert run.outcome == "replaced" and run.set_aside is not None
+    assert run.set_aside.name.startswith(".invalid-lmech-" + point.name)
+    assert (run.set_aside / "verdict.json").read_text() == "{}"  # kept, never deleted
+    assert store.read_point(point).valid and store.read_point(point).verdict.value == 0.03
+    assert [str(p) for p in store.list_points(tmp_path)] == [str(point)]
+
+
+def test_a_skipped_point_is_superseded(tmp_path):
+    with store.LawRunWriter(
+        tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment=ENV
+    ) as run:
+        run.write_verdict(Verdict.skipped("rel_err", 0.05, "data missing"))
+    point = run.final_dir
+    found = store.read_point(point)
+    assert found.valid and found.verdict.status == "skipped" and math.isnan(found.verdict.value)
+    assert store.read_law_run(point)["experiment"].empty
+    _write_point(tmp_path)
+    assert store.read_point(point).verdict.status == "passed"
+    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == [point.name]
 
 
 def test_commit_without_verdict_is_an_error_and_cleans_up(tmp_path):
     with pytest.raises(StoreError, match="write_verdict"):
         with store.LawRunWriter(
-            tmp_path,
-            "toy",
-            preset="smoke",
-            spec=ToySpec(),
-            seed=0,
-            device="cpu",
-            environment={},
+            tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment={}
         ) as run:
             run.write_theory(_tables()[0])
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "toy").iterdir()) == []
 
 
-def test_skipped_run_is_complete_and_finished(tmp_path):
-    verdict = Verdict.skipped("rel_err", 0.05, "data set not on this machine")
+def test_writer_refuses_an_inconsistent_verdict(tmp_path):
+    good = Verdict.from_metric("rel_err", 0.2, 0.05)
+    forged = Verdict("passed", good.checks)
     with store.LawRunWriter(
         tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=0, device="cpu", environment={}
     ) as run:
-        run.write_verdict(verdict)
-    found = store.find_finished(tmp_path, "toy", spec_hash(ToySpec(), 0))
-    assert found is not None and found.status == "skipped" and math.isnan(found.value)
-    run = store.read_law_run(tmp_path / "toy")
-    assert run["manifest"]["status"] == "skipped"
-    assert run["experiment"].empty and run["figures"] == []
+        with pytest.raises(InputError, match="does not follow"):
+            run.write_verdict(forged)
+        run.write_verdict(good)
+    assert store.read_point(run.final_dir).verdict.status == "failed"
 
 
-def test_find_finished_matches_hash_only(tmp_path):
-    _write_run(tmp_path, seed=1)
-    assert store.find_finished(tmp_path, "toy", spec_hash(ToySpec(), 1)) == Verdict.from_metric(
-        "rel_err", 0.01, 0.05
+def test_verdict_problem():
+    ok = Verdict.from_metric("e", 0.01, 0.05)
+    assert store.verdict_problem(ok) is None
+    assert store.verdict_problem(Verdict.skipped("e", 0.05, "no data")) is None
+    c = ok.checks[0]
+    import dataclasses
+
+    lying = dataclasses.replace(c, value=0.2)  # passed=True kept, but 0.2 > 0.05
+    msg = store.verdict_problem(Verdict("passed", (lying,)))
+    assert "0.2 <= 0.05 does not hold" in msg and "passed=True" in msg
+    nan = dataclasses.replace(c, value=float("nan"))
+    assert "does not hold" in store.verdict_problem(Verdict("passed", (nan,)))
+    assert "unknown comparison" in store.verdict_problem(
+        Verdict("passed", (dataclasses.replace(c, op="<"),))
     )
-    assert store.find_finished(tmp_path, "toy", spec_hash(ToySpec(), 0)) is None
-    assert store.find_finished(tmp_path, "toy", spec_hash(ToySpec(n=9), 1)) is None
-    assert store.find_finished(tmp_path, "other", spec_hash(ToySpec(), 1)) is None
+    assert "not true or false" in store.verdict_problem(
+        Verdict("passed", (dataclasses.replace(c, passed="yes"),))
+    )
+    assert "does not follow" in store.verdict_problem(Verdict("failed", (c,)))
 
 
-def test_find_finished_ignores_incomplete_or_corrupt_dirs(tmp_path):
-    law_dir = _write_run(tmp_path)
-    key = spec_hash(ToySpec(), 0)
-    (law_dir / "experiment.parquet").unlink()
-    assert store.find_finished(tmp_path, "toy", key) is None
-    law_dir = _write_run(tmp_path)
-    (law_dir / "manifest.json").write_text("{not json")
-    assert store.find_finished(tmp_path, "toy", key) is None
+def test_list_points_and_index(tmp_path):
+    a = _write_point(tmp_path, "b_law")
+    b = _write_point(tmp_path, "a_law")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "notes").mkdir()
+    (tmp_path / "b_law" / ".tmp-lmech-deadbeef-1-x-abc").mkdir()
+    assert store.list_points(tmp_path) == [b, a]
+    assert store.list_points(tmp_path / "a_law") == [b]  # a law folder
+    assert store.list_points(b) == [b]  # one point
+    assert store.list_points(tmp_path / "stray") == []
+    with pytest.raises(StoreError, match="does not exist"):
+        store.list_points(tmp_path / "missing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="not a directory"):
+        store.list_points(tmp_path / "file")
+    df = store.index(tmp_path)
+    assert list(df.columns) == list(store.INDEX_COLUMNS)
+    assert list(df["law"]) == ["a_law", "b_law"] and df["valid"].all()
+    assert str(df["seed"].dtype) == "Int64"
+    assert df.loc[0, "checks"] == "rel_err=0.01 <= 0.05"
+    empty = store.index(tmp_path / "stray")
+    assert empty.empty and list(empty.columns) == list(store.INDEX_COLUMNS)
 
 
-def test_cleanup_temp_removes_leftovers_only(tmp_path):
-    _write_run(tmp_path)
-    leftover = tmp_path / ".tmp-toy-abc123"
-    leftover.mkdir()
-    (leftover / "theory.parquet").write_bytes(b"partial")
-    (tmp_path / ".tmp-report.html-xyz").write_text("partial")
+def test_an_older_store_layout_reads_as_invalid_points(tmp_path):
+    law_dir = tmp_path / "old-law"
+    law_dir.mkdir()
+    (law_dir / "manifest.json").write_text(json.dumps({"law": "old-law", "spec_hash": "x"}))
+    (law_dir / "verdict.json").write_text("{}")
+    [point] = store.read_store(tmp_path)
+    assert not point.valid and "older lmech" in point.problem
+
+
+def test_writer_validates_inputs(tmp_path):
+    with pytest.raises(InputError, match="plain non-hidden"):
+        store.LawRunWriter(tmp_path, "../x", preset="smoke", spec=ToySpec(), seed=0, device="cpu")
+    with pytest.raises(InputError, match="spec dataclass"):
+        store.LawRunWriter(tmp_path, "toy", preset="smoke", spec={"n": 1}, seed=0, device="cpu")
+    with pytest.raises(ConfigError, match=r"\[0, 2\^63 - 1\]"):
+        store.LawRunWriter(tmp_path, "toy", preset="smoke", spec=ToySpec(), seed=-1, device="cpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_cleanup_removes_only_temporaries_of_dead_writers(tmp_path):
+    host = store._host_id()
+    dead = _dead_pid()
+    mine = store._owner()
+    removed_names = [f".tmp-lmech-{host}-{dead}-x-abc-12345", f".tmp-lmech-{host}-{dead}-1-r.html"]
+    kept_names = [
+        f".tmp-lmech-{mine}-abc-alive",  # this process
+        f".tmp-lmech-{'0' * 8 if host != '0' * 8 else '1' * 8}-{dead}-x-other-host",
+        ".tmp-notes",  # a user's own names
+        ".tmp-lmech-notes",
+        ".tmp-toy-abc123",
+    ]
+    for name in removed_names[:1] + kept_names[:3]:
+        (tmp_path / name).mkdir()
+    for name in removed_names[1:] + kept_names[3:]:
+        (tmp_path / name).write_text("x")
     removed = store.cleanup_temp(tmp_path)
-    assert sorted(p.name for p in removed) == [".tmp-report.html-xyz", ".tmp-toy-abc123"]
-    assert [p.name for p in tmp_path.iterdir()] == ["toy"]
+    assert sorted(p.name for p in removed) == sorted(removed_names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept_names)
     assert store.cleanup_temp(tmp_path / "missing") == []
 
 
-def test_cleanup_temp_spares_recent_entries(tmp_path):
-    (tmp_path / ".tmp-toy-live").mkdir()
-    assert store.cleanup_temp(tmp_path, min_age_s=3600) == []
-    assert (tmp_path / ".tmp-toy-live").is_dir()
+def test_lock_is_exclusive_and_released(tmp_path):
+    key = "0123456789abcdef"
+    lock = store.try_lock(tmp_path, key)
+    assert isinstance(lock, store.PointLock)
+    info = json.loads(lock.path.read_text())
+    assert info["pid"] == os.getpid() and info["host"] == socket.gethostname()
+    holder = store.try_lock(tmp_path, key)
+    assert isinstance(holder, store.LockHolder) and holder.pid == os.getpid()
+    assert f"pid {os.getpid()} on this host" in holder.describe()
+    lock.release()
+    assert not lock.path.exists()
+    again = store.try_lock(tmp_path, key)
+    assert isinstance(again, store.PointLock)
+    again.release()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    key = "0123456789abcdef"
+    path = tmp_path / f".lock-lmech-{key}"
+    path.write_text(json.dumps({"pid": _dead_pid(), "host_id": store._host_id(), "token": "t"}))
+    lock = store.try_lock(tmp_path, key)
+    assert isinstance(lock, store.PointLock)
+    assert json.loads(path.read_text())["pid"] == os.getpid()
+    lock.release()
+
+
+def test_lock_of_another_host_or_being_written_is_respected(tmp_path):
+    key = "0123456789abcdef"
+    path = tmp_path / f".lock-lmech-{key}"
+    path.write_text(json.dumps({"pid": _dead_pid(), "host_id": "ffffffff", "host": "elsewhere"}))
+    if store._host_id() != "ffffffff":
+        holder = store.try_lock(tmp_path, key)
+        assert isinstance(holder, store.LockHolder) and "host elsewhere" in holder.describe()
+    path.write_text("")  # a lock whose writer has not written it yet
+    assert isinstance(store.try_lock(tmp_path, key), store.LockHolder)
+    old = os.stat(path).st_mtime - 3600
+    os.utime(path, (old, old))
+    lock = store.try_lock(tmp_path, key)
+    assert isinstance(lock, store.PointLock)
+    lock.release()
+
+
+def test_a_released_lock_only_removes_its_own_file(tmp_path):
+    lock = store.try_lock(tmp_path, "0123456789abcdef")
+    lock.path.write_text(json.dumps({"token": "someone else"}))
+    lock.release()
+    assert lock.path.exists()
 
 
 def test_ensure_writable_dir_creates(tmp_path):
@@ -251,37 +422,13 @@ def test_ensure_writable_dir_rejects_a_file(tmp_path):
         store.ensure_writable_dir(tmp_path / "file")
 
 
-def test_read_law_run_reports_missing_and_corrupt_files(tmp_path):
-    law_dir = _write_run(tmp_path)
-    (law_dir / "theory.parquet").write_bytes(b"not parquet")
-    with pytest.raises(StoreError, match="corrupt.*theory.parquet"):
-        store.read_law_run(law_dir)
-    (law_dir / "verdict.json").unlink()
-    with pytest.raises(StoreError, match="verdict.json is missing"):
-        store.read_law_run(law_dir)
-    with pytest.raises(StoreError, match="not a directory"):
-        store.read_law_run(tmp_path / "nope")
-
-
-def test_list_law_runs(tmp_path):
-    _write_run(tmp_path, "b_law")
-    _write_run(tmp_path, "a_law")
-    (tmp_path / ".tmp-c_law-xyz").mkdir()
-    (tmp_path / "stray").mkdir()
-    assert [p.name for p in store.list_law_runs(tmp_path)] == ["a_law", "b_law"]
-    assert store.list_law_runs(tmp_path / "a_law") == [tmp_path / "a_law"]
-    with pytest.raises(StoreError, match="no law runs"):
-        store.list_law_runs(tmp_path / "stray")
-    with pytest.raises(StoreError, match="not a directory"):
-        store.list_law_runs(tmp_path / "missing")
-
-
-def test_writer_validates_inputs(tmp_path):
-    with pytest.raises(InputError, match="plain non-hidden name"):
-        store.LawRunWriter(tmp_path, "../x", preset="smoke", spec=ToySpec(), seed=0, device="cpu")
-    with pytest.raises(InputError, match="spec dataclass"):
-        store.LawRunWriter(tmp_path, "toy", preset="smoke", spec={"n": 1}, seed=0, device="cpu")
-    assert list(tmp_path.iterdir()) == []
+def test_ensure_store_dir_refuses_point_and_law_folders(tmp_path):
+    point = _write_point(tmp_path)
+    with pytest.raises(StoreError, match="is a point folder"):
+        store.ensure_store_dir(point)
+    with pytest.raises(StoreError, match="is a law folder"):
+        store.ensure_store_dir(point.parent)
+    assert store.ensure_store_dir(tmp_path) == (tmp_path, False)
 
 
 def test_environment_info_keys():
@@ -296,7 +443,6 @@ def test_environment_info_keys():
 
 def test_git_state_of_a_checkout(tmp_path):
     import shutil
-    import subprocess
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -330,30 +476,16 @@ def test_save_figure_closes_pyplot_figures(tmp_path):
     assert not plt.fignum_exists(fig.number)
 
 
-def test_files_and_law_dirs_get_umask_permissions(tmp_path):
-    import os
+def test_files_get_umask_permissions(tmp_path):
     import stat
-
-    from lmech.runs.store import atomic_write_text
 
     old = os.umask(0o022)
     try:
-        path = atomic_write_text(tmp_path / "a.txt", "x")
+        path = store.atomic_write_text(tmp_path / "a.txt", "x")
         # the module reads the umask at import; 0o022 is the usual default
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
     finally:
         os.umask(old)
-
-
-def test_find_finished_also_matches_device_and_code_when_asked(tmp_path):
-    law_dir = _write_run(tmp_path, seed=1)
-    key = spec_hash(ToySpec(), 1)
-    manifest = json.loads((law_dir / "manifest.json").read_text())
-    assert manifest["code_hash"] == store.code_hash()
-    here = manifest["device"]
-    assert store.find_finished(tmp_path, "toy", key, device=here, code=store.code_hash())
-    assert store.find_finished(tmp_path, "toy", key, device="other-device") is None
-    assert store.find_finished(tmp_path, "toy", key, code="0" * 16) is None  # other code
 
 
 def test_tree_hash_changes_with_any_python_source_only(tmp_path):
@@ -369,3 +501,22 @@ def test_tree_hash_changes_with_any_python_source_only(tmp_path):
     assert edited != base
     (tmp_path / "pkg" / "sub" / "b.py").rename(tmp_path / "pkg" / "sub" / "c.py")
     assert store._tree_hash(tmp_path / "pkg") not in (base, edited)  # paths count too
+
+
+def test_an_older_law_folder_is_retired_when_its_law_runs_again(tmp_path):
+    law_dir = tmp_path / "toy"
+    law_dir.mkdir()
+    for name in ("manifest.json", "verdict.json", "theory.parquet", "notes.txt"):
+        (law_dir / name).write_text(json.dumps({"law": "toy"}) if name == "manifest.json" else "x")
+    assert [p.path for p in store.read_store(tmp_path)] == [law_dir]
+    aside = store.retire_legacy(law_dir)
+    assert aside is not None and aside.name.startswith(".invalid-lmech-legacy-")
+    assert sorted(p.name for p in aside.iterdir()) == [
+        "manifest.json",
+        "theory.parquet",
+        "verdict.json",
+    ]
+    assert (law_dir / "notes.txt").read_text() == "x"  # not a name lmech wrote: left alone
+    assert store.retire_legacy(law_dir) is None
+    point = _write_point(tmp_path)
+    assert [p.path for p in store.read_store(tmp_path)] == [point]

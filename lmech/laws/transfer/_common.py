@@ -64,11 +64,12 @@ def task_data(
         a = torch.randn(64, generator=g, dtype=torch.float64)
         y = torch.tanh(X @ W / input_dim**0.5) @ a  # (n,) teacher outputs
         return X, (y - y.mean()) / y.std(), "mse", 1
-    from lmech.data.loaders import load_fashion_mnist  # raises DataUnavailableError
+    from lmech.data.cache import fashion_mnist  # raises DataUnavailableError
 
-    images, labels = load_fashion_mnist("train")
+    data = fashion_mnist()  # the one cached copy; rows 0..59,999 are the training split
+    labels = data.labels[:60_000]
     idx = rng(data_seed, "fashion-mnist subset").choice(len(labels), num_train, replace=False)
-    x = torch.tensor(images[idx], dtype=torch.float64).reshape(-1, 1, 28, 28) / 255.0
+    x = torch.tensor(data.pixels[idx], dtype=torch.float64).reshape(-1, 1, 28, 28) / 255.0
     x = torch.nn.functional.avg_pool2d(x, 2).reshape(num_train, -1)  # (n, 196)
     X = (x - x.mean(0)) / x.std()
     return X, torch.tensor(labels[idx]), "cross_entropy", 10
