@@ -356,3 +356,20 @@ def test_missing_data_skips_those_laws_and_the_rest_pass(tmp_path, monkeypatch, 
     passed = json.loads((point / "verdict.json").read_text())
     assert passed["status"] == "passed"
     assert (out_dir / "report.html").is_file() and "skipped" in out
+
+
+def test_law_out_of_memory_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    """A spec too large for the machine (an allocation failure inside a law) is reported
+    as an error naming memory and how to fix it, with no traceback and no point stored."""
+    import dataclasses
+
+    law = _fake_law(True)
+
+    def experiment(spec, seed, device):
+        raise MemoryError("Unable to allocate 7.28 TiB for an array with shape (10**12, 1000)")
+
+    _register(monkeypatch, dataclasses.replace(law, experiment=experiment))
+    code, out, err = run_cli(["check", "fake-law", "--out", str(tmp_path / "o")], capsys)
+    assert code == 1 and "out of memory" in out and "lower its sizes" in out
+    assert "Traceback" not in err and "Traceback" not in out
+    assert not list((tmp_path / "o").glob("fake-law/*/verdict.json"))

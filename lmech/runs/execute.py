@@ -81,6 +81,16 @@ class CheckInterrupted(KeyboardInterrupt):
 _CUDA_RE = re.compile(r"^cuda(:(\d+))?$")
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """True for allocation failures (MemoryError, torch's CPU and CUDA out-of-memory)."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available else ``cpu``; ``cpu``; ``cuda`` or ``cuda:N``
     for an existing GPU; anything else is a DeviceError."""
@@ -350,9 +360,16 @@ def check(
         except LmechError:
             raise
         except Exception as err:  # a bug or a numerical failure inside a law
-            verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+            if _out_of_memory(err):  # a spec too large for this machine: say so, no traceback
+                verdict = law.criterion.errored(
+                    f"error: out of memory: this spec needs more memory than the machine has "
+                    f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); lower its "
+                    "sizes (--set) or run it on a larger machine"
+                )
+            else:
+                verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+                traceback.print_exc()
             result = LawResult(law.name, verdict, None, False, 0.0)
-            traceback.print_exc()
         if result is None:
             return False
         results[i] = result
