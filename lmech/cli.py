@@ -13,6 +13,7 @@ rerunning a command reuses what it computed before (see :mod:`lmech.runs.store`)
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -106,7 +107,18 @@ def _progress_factory(progress: Progress):
     return factory
 
 
-def _run_check(names, preset, seed, device, out, overrides=None) -> int:
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _check_json(v) -> list[dict]:
+    return [{**c.to_dict(), "bound": _finite(c.bound)} for c in v.checks]
+
+
+def _run_check(
+    names, preset, seed, device, out, overrides=None, *, workers=1, as_json=False
+) -> int:
     from lmech import progress as lm_progress
     from lmech.runs.execute import CheckInterrupted, check, plan
 
@@ -116,6 +128,8 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     title = f"lmech check — preset {preset}, seed {seed}"
     if preset == "smoke":
         title += " (smoke runs every code path; its numbers are not verdicts)"
+    if workers > 1:
+        title += f", {workers} workers"
     table = Table(title=title, show_lines=False)
     table.add_column("law", no_wrap=True, style="bold")
     table.add_column("status", no_wrap=True)
@@ -125,6 +139,9 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
     table.add_column("time", justify="right", no_wrap=True)
 
     interrupted = False
+    tracker = lm_progress.Tracker(len(checked.laws))
+    # a terminal gets a live display; anything else (a log, a pipe) one plain line per law
+    live = sys.stdout.isatty() and err_console.is_terminal
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -132,10 +149,17 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
+        disable=not live,
     ) as bar:
         tasks: dict[str, int] = {}
+        overall = bar.add_task(f"laws: {tracker.summary()}", total=tracker.total)
+
+        def say(text: str) -> None:
+            if not live:
+                err_console.print(escape(text), highlight=False, soft_wrap=True)
 
         def on_start(name: str) -> None:
+            say(f"{name} started; {tracker.done}/{tracker.total} done, {tracker.summary()}")
             if name in tasks:
                 bar.update(tasks[name], description=name)
             else:
@@ -143,14 +167,18 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
 
         def on_wait(name: str, holder: str) -> None:
             text = f"{name}: waiting for {holder}"
+            say(text)
             if name in tasks:
                 bar.update(tasks[name], description=escape(text))
             else:
                 tasks[name] = bar.add_task(escape(text), total=None)
 
         def on_result(r) -> None:
+            tracker.finish()
             if r.law in tasks:
                 bar.remove_task(tasks.pop(r.law))
+            bar.update(overall, completed=tracker.done, description=f"laws: {tracker.summary()}")
+            say(tracker.line(r.law, r.verdict.label, None if r.reused else r.seconds))
 
         with lm_progress.use(_progress_factory(bar)):
             try:
@@ -159,6 +187,7 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                     on_start=on_start,
                     on_result=on_result,
                     on_wait=on_wait,
+                    workers=workers,
                 )
             except CheckInterrupted as exc:
                 results, interrupted = exc.results, True
@@ -181,9 +210,10 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
         for text in (v.detail, r.note):
             if text:
                 details.append((r.law, text))
-    if results:
+    # with --json stdout holds the JSON document alone; the table goes nowhere
+    if results and not as_json:
         out_console.print(table)
-    for law, detail in details:  # below the table: it stays readable in narrow terminals
+    for law, detail in details if not as_json else []:  # below the table: stays readable
         out_console.print(f"[bold]{law}[/]: {escape(detail)}", highlight=False)
     report = None
     if any(r.path for r in results):
@@ -196,7 +226,8 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                 raise
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     if report is not None:
-        out_console.print(f"report: {escape(str(report.path))}", highlight=False)
+        if not as_json:
+            out_console.print(f"report: {escape(str(report.path))}", highlight=False)
         if report.invalid:
             err_console.print(
                 f"warning: {len(report.invalid)} invalid point(s) in {escape(str(out))} "
@@ -204,21 +235,93 @@ def _run_check(names, preset, seed, device, out, overrides=None) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
+    failed = [r.law for r in results if r.verdict.status in ("failed", "error")]
+    code = 130 if interrupted else (1 if failed else 0)
+    if as_json:
+        doc = {
+            "preset": preset,
+            "seed": seed,
+            "device": checked.device,
+            "out": str(out),
+            "workers": workers,
+            "interrupted": interrupted,
+            "exit_status": code,
+            "elapsed_s": round(tracker.elapsed(), 3),
+            "report": None if report is None else str(report.path),
+            "laws": [
+                {
+                    "law": r.law,
+                    "status": r.verdict.status,
+                    "label": r.verdict.label,
+                    "checks": _check_json(r.verdict),
+                    "detail": r.verdict.detail,
+                    "note": r.note,
+                    "seconds": round(r.seconds, 3),
+                    "reused": r.reused,
+                    "key": r.key,
+                    "point": None if r.path is None else str(r.path),
+                }
+                for r in results
+            ],
+        }
+        _print_json(doc)
     if interrupted:
         err_console.print(_RESUME, highlight=False)
-        return 130
-    failed = [r.law for r in results if r.verdict.status in ("failed", "error")]
-    return 1 if failed else 0
+    return code
+
+
+def _print_json(doc) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def _parse_workers(text: str) -> int:
+    from lmech.runs.execute import cpu_count
+
+    try:
+        value = int(str(text).strip(), 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(
+            f"--workers must be an integer >= 1 (this machine has {cpu_count()} cores); "
+            f"got {text!r}; pass e.g. --workers 2"
+        )
+    return value
 
 
 @app.command("laws")
 def laws_cmd(
     tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the laws as JSON")] = False,
 ) -> None:
     """List the registered laws with their claim, source and tolerance."""
     from lmech.laws import registry
 
     _check_tag(tag)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "name": law.name,
+                    "claim": law.claim,
+                    "source": law.source,
+                    "tags": list(law.tags),
+                    "expected_failure": law.criterion.expected_failure,
+                    "checks": [
+                        {
+                            "statistic": c.statistic,
+                            "op": c.op,
+                            "bound": _finite(c.bound),
+                            "why": c.why,
+                        }
+                        for c in law.criterion.checks
+                    ],
+                }
+                for law in registry.all_laws(tag)
+            ]
+        )
+        return
     table = Table(title="lmech laws", show_lines=True)
     table.add_column("law", no_wrap=True, style="bold")
     table.add_column("claim", overflow="fold", ratio=3)
@@ -246,18 +349,25 @@ def check_cmd(
     ),
     seed: Annotated[str, typer.Option(help="seed of every random draw, 0 <= N < 2^63")] = "0",
     tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
+    workers: Annotated[
+        str, typer.Option(help="worker processes running laws in parallel (default 1)")
+    ] = "1",
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
 ) -> None:
     """Run theory + experiment + compare for laws; print verdicts; write the run store."""
     from lmech.laws import registry
 
     seed_value = _parse_seed(seed)
+    worker_count = _parse_workers(workers)
     _check_tag(tag)
     names = [registry.get(n).name for n in laws] if laws else registry.names()
     if tag is not None:
         names = [n for n in names if tag in registry.get(n).tags]
         if not names:
             raise ConfigError(f"none of the laws named has tag {tag!r}; drop --tag or the names")
-    raise typer.Exit(_run_check(names, preset, seed_value, device, out))
+    raise typer.Exit(
+        _run_check(names, preset, seed_value, device, out, workers=worker_count, as_json=as_json)
+    )
 
 
 @app.command("run")
@@ -272,11 +382,12 @@ def run_cmd(
         DEFAULT_STORE
     ),
     seed: Annotated[str, typer.Option(help="seed of every random draw, 0 <= N < 2^63")] = "0",
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Run one law with typed overrides of its spec (unknown keys are an error)."""
     seed_value = _parse_seed(seed)
     overrides = _parse_sets(set_)
-    raise typer.Exit(_run_check([law], preset, seed_value, device, out, overrides))
+    raise typer.Exit(_run_check([law], preset, seed_value, device, out, overrides, as_json=as_json))
 
 
 @app.command("report")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -373,3 +374,187 @@ def test_law_out_of_memory_is_one_clear_line(tmp_path, capsys, monkeypatch):
     assert code == 1 and "out of memory" in out and "lower its sizes" in out
     assert "Traceback" not in err and "Traceback" not in out
     assert not list((tmp_path / "o").glob("fake-law/*/verdict.json"))
+
+
+# --- progress lines, --json, --workers -------------------------------------------------
+
+_CHEAP = ["eigenlearning-synthetic", "li2-energy-maxima", "rf-compute-optimal"]
+_LINE = re.compile(
+    r"^\[(\d+)/(\d+)\] (\S+) (.+?) (in \d+\.\ds|reused); "
+    r"elapsed (\d+):(\d\d), (about (\d+):(\d\d) left|estimating time left)$"
+)
+
+
+def test_tracker_estimate_is_mean_time_per_law_times_laws_left():
+    from lmech.progress import Tracker, clock
+
+    now = [100.0]
+    tracker = Tracker(5, now=lambda: now[0])
+    assert tracker.left() is None and "estimating" in tracker.summary()
+    now[0] = 130.0
+    tracker.finish()
+    tracker.finish()  # 2 laws in 30 s: 15 s each, 3 left
+    assert tracker.left() == pytest.approx(45.0)
+    assert tracker.line("law-x", "passed", 9.04) == (
+        "[2/5] law-x passed in 9.0s; elapsed 0:30, about 0:45 left"
+    )
+    assert clock(3725) == "1:02:05" and clock(-3) == "0:00"
+
+
+def _finished_lines(err: str) -> list[re.Match]:
+    return [m for line in err.splitlines() if (m := _LINE.match(line.strip()))]
+
+
+def test_check_without_a_terminal_prints_one_plain_line_per_law(tmp_path, capsys):
+    out_dir = str(tmp_path / "runs")
+    args = ["check", *_CHEAP[:2], "--preset", "smoke", "--device", "cpu", "--out", out_dir]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    lines = _finished_lines(err)
+    assert [(m[1], m[2]) for m in lines] == [("1", "2"), ("2", "2")], err
+    assert {m[3] for m in lines} == set(_CHEAP[:2])
+    assert all(m[5].startswith("in ") for m in lines)
+    assert lines[-1][8] == "about 0:00 left"  # nothing left after the last law
+    assert "━" not in err and "\r" not in err and "\x1b[" not in err  # no live bar
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and [m[5] for m in _finished_lines(err)] == ["reused", "reused"]
+
+
+def test_check_in_a_terminal_shows_count_elapsed_and_estimate(tmp_path, capsys, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from lmech import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err_console", Console(file=screen, force_terminal=True, width=200))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    args = ["check", _CHEAP[0], "--preset", "smoke", "--device", "cpu"]
+    code, _, _ = run_cli([*args, "--out", str(tmp_path / "runs")], capsys)
+    shown = screen.getvalue()
+    assert code == 0
+    assert "laws: elapsed" in shown and re.search(r"\d+/1", shown), shown
+    assert not _finished_lines(shown)  # the live display replaces the plain lines
+
+
+def test_laws_json_is_the_whole_catalog(capsys):
+    code, out, _ = run_cli(["laws", "--json"], capsys)
+    assert code == 0
+    laws = json.loads(out)  # stdout holds the document and nothing else
+    assert [law["name"] for law in laws] == registry.names()
+    for entry in laws:
+        law = registry.get(entry["name"])
+        assert entry["claim"] == law.claim and entry["source"] == law.source
+        assert entry["tags"] == list(law.tags)
+        assert [(c["statistic"], c["op"], c["bound"], c["why"]) for c in entry["checks"]] == [
+            (c.statistic, c.op, c.bound, c.why) for c in law.criterion.checks
+        ]
+    code, out, _ = run_cli(["laws", "--json", "--tag", "kernels"], capsys)
+    assert code == 0 and all("kernels" in e["tags"] for e in json.loads(out))
+
+
+def test_check_json_is_the_only_stdout_and_matches_the_store(tmp_path, capsys):
+    out_dir = tmp_path / "runs"
+    args = ["check", *_CHEAP[:2], "--preset", "smoke", "--device", "cpu", "--out", str(out_dir)]
+    code, out, err = run_cli([*args, "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["exit_status"] == 0 and doc["report"] == str(out_dir / "report.html")
+    assert Path(doc["report"]).is_file()
+    assert [e["law"] for e in doc["laws"]] == _CHEAP[:2]
+    for entry in doc["laws"]:
+        stored = json.loads((Path(entry["point"]) / "verdict.json").read_text())
+        assert entry["status"] == stored["status"] == "smoke"
+        assert [c["value"] for c in entry["checks"]] == [c["value"] for c in stored["checks"]]
+        assert {"statistic", "op", "bound", "value", "passed", "why"} <= set(entry["checks"][0])
+        assert entry["reused"] is False and entry["seconds"] > 0
+    code, out, _ = run_cli([*args, "--json"], capsys)
+    assert code == 0 and all(e["reused"] for e in json.loads(out)["laws"])
+
+
+def test_check_and_run_json_keep_the_exit_status_of_a_failing_law(tmp_path, capsys, monkeypatch):
+    _register(monkeypatch, _fake_law(True))
+    code, out, _ = run_cli(["check", "fake-law", "--json", "--out", str(tmp_path / "o")], capsys)
+    doc = json.loads(out)
+    assert code == 1 and doc["exit_status"] == 1
+    [entry] = doc["laws"]
+    assert entry["status"] == "failed" and entry["checks"][0]["value"] == pytest.approx(0.2)
+    code, out, _ = run_cli(
+        ["run", "fake-law", "--set", "value=0.05", "--json", "--out", str(tmp_path / "p")],
+        capsys,
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["laws"][0]["status"] == "passed"
+
+
+def test_json_usage_error_leaves_stdout_empty(tmp_path, capsys):
+    code, out, err = run_cli(["check", "no-such-law", "--json", "--out", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and "unknown law" in _one_line_error(err)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_bad_workers_exits_2_with_one_line(tmp_path, capsys, value):
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(
+        ["check", _CHEAP[0], "--workers", value, "--out", str(out_dir)], capsys
+    )
+    line = _one_line_error(err)
+    assert code == 2 and "--workers must be an integer >= 1" in line and repr(value) in line
+    assert not out_dir.exists()
+
+
+def test_threads_per_worker_stays_within_the_cores():
+    from lmech.runs.execute import cpu_count, threads_per_worker
+
+    for workers in (1, 2, 3, 64):
+        threads = threads_per_worker(workers)
+        assert threads >= 1 and (workers * threads <= cpu_count() or threads == 1)
+
+
+def test_two_workers_give_the_serial_verdicts_and_a_rerun_reuses_them(tmp_path, capsys):
+    base = ["check", *_CHEAP, "--preset", "smoke", "--device", "cpu", "--json"]
+    docs = {}
+    for workers in ("1", "2"):
+        out_dir = tmp_path / f"w{workers}"
+        code, out, err = run_cli([*base, "--workers", workers, "--out", str(out_dir)], capsys)
+        assert code == 0, err
+        docs[workers] = json.loads(out)
+        assert Path(docs[workers]["report"]).is_file() and _leftovers(out_dir) == []
+        assert len(_finished_lines(err)) == len(_CHEAP)
+
+    def verdicts(doc):
+        return [(e["law"], e["status"], e["key"], e["checks"]) for e in doc["laws"]]
+
+    assert verdicts(docs["2"]) == verdicts(docs["1"])  # same order, statuses, values, keys
+    code, out, _ = run_cli([*base, "--workers", "2", "--out", str(tmp_path / "w2")], capsys)
+    again = json.loads(out)
+    assert code == 0 and all(e["reused"] for e in again["laws"])
+    assert verdicts(again) == verdicts(docs["1"])
+
+
+def test_interrupted_pool_check_exits_130_cleanly_and_resumes(tmp_path):
+    out_dir = tmp_path / "runs"
+    env = {**os.environ, "COLUMNS": "200"}
+    laws = ["eigenlearning-digits", "eigenlearning-synthetic", "lr-transfer-depth"]
+    args = [*LMECH, "check", *laws, "--workers", "2", "--device", "cpu", "--out", str(out_dir)]
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    _wait_for_point(out_dir, "eigenlearning-digits", proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "interrupted; rerun with the same --out to resume" in text
+    assert "Traceback" not in text and _leftovers(out_dir) == []
+    unfinished = [law for law in laws if not _points(out_dir, law)]
+    assert unfinished  # the laws in flight were stopped, not waited for
+    assert all(_points(out_dir, law, valid=False) == [] for law in unfinished)
+    quick = [*LMECH, "check", "eigenlearning-digits", "--device", "cpu", "--out", str(out_dir)]
+    again = subprocess.run(quick, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "reused" in again.stdout, again.stderr

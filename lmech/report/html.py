@@ -68,7 +68,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .smoke { background: #1565c0; }
 .invalid { background: #ef6c00; }
 section.law { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
-img.figure { max-width: 100%; height: auto; border: 1px solid #eee; }
+img.figure { max-width: 100%; height: auto; border: 1px solid #eee; cursor: zoom-in; }
+/* a click (focus) shows a figure at the window's full width; a click elsewhere or Tab
+   closes it */
+img.figure:focus { position: fixed; inset: 0; margin: auto; z-index: 10; max-width: 98vw;
+       max-height: 98vh; width: auto; background: #fff; cursor: zoom-out; outline: none;
+       box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.6); }
 .claim { font-style: italic; }
 details { margin: 0.5em 0; }
 summary { cursor: pointer; color: #1a4f8b; }
@@ -177,6 +182,14 @@ def _distinct(points: list[_Loaded], get) -> str:
     return ", ".join(values) if values else "unknown"
 
 
+def _commit(manifest: dict[str, Any]) -> str | None:
+    """The git commit of a manifest, shortened, ``+dirty`` with uncommitted changes."""
+    git = manifest["environment"].get("git")
+    if not isinstance(git, dict) or not git.get("commit"):
+        return None
+    return str(git["commit"])[:12] + ("+dirty" if git.get("dirty") else "")
+
+
 def _status_badge(status: str, label: str | None = None) -> str:
     return f'<span class="status {_esc(status)}">{_esc(label or status)}</span>'
 
@@ -245,7 +258,10 @@ def _figure_html(name: str, data: bytes) -> str:
         return f'<p class="problems">figure {_esc(name)} is not a PNG image; not embedded</p>'
     encoded = base64.b64encode(data).decode("ascii")
     stem = name.rsplit(".", 1)[0]
-    return f'<img class="figure" alt="{_esc(stem)}" src="data:image/png;base64,{encoded}">'
+    return (
+        f'<img class="figure" tabindex="0" title="click to enlarge" alt="{_esc(stem)}" '
+        f'src="data:image/png;base64,{encoded}">'
+    )
 
 
 def _law_section(run: _Loaded, this_code: str) -> str:
@@ -349,7 +365,13 @@ def write_report(run_dir: str | os.PathLike) -> Report:
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     version = _distinct(runs, lambda m: m["environment"]["lmech"])
+    torch_version = _distinct(runs, lambda m: m["environment"]["torch"])
+    numpy_version = _distinct(runs, lambda m: m["environment"]["numpy"])
     device = _distinct(runs, lambda m: m["device"])
+    device_name = _distinct(runs, lambda m: m["environment"].get("device_name"))
+    if device_name != "unknown":
+        device += f" ({device_name})"
+    commit = _distinct(runs, _commit)
     title = f"lmech report: {run_dir.resolve().name}"
     this_code = code_hash()
     body = [
@@ -365,7 +387,9 @@ def write_report(run_dir: str | os.PathLike) -> Report:
         "<body>",
         f"<h1>{_esc(title)}</h1>",
         f'<p class="meta">generated {_esc(generated)} &middot; lmech {_esc(version)} '
-        f"&middot; device {_esc(device)} &middot; {_esc(summary)}</p>",
+        f"&middot; torch {_esc(torch_version)} &middot; numpy {_esc(numpy_version)} "
+        f"&middot; device {_esc(device)} &middot; commit {_esc(commit)} "
+        f"&middot; {_esc(summary)}</p>",
         "<h2>Verdicts</h2>",
         _verdict_table(runs, invalid),
         *(_law_section(run, this_code) for run in runs),

@@ -22,10 +22,18 @@ and the other laws still run; a skipped point is retried on the next run. At the
 its lock released) and :class:`CheckInterrupted` carries the results that finished.
 This module builds no report; the command line does (:mod:`lmech.report` reads the
 store).
+
+With ``workers=K > 1`` :func:`check` runs the laws in K worker processes (a
+``spawn`` process pool); each worker runs ``cpu_count // K`` BLAS and torch threads
+(at least 1), so workers x threads stay within the cores. The workers write to the
+same store (its per-point locks make that safe) and the results come back in input
+order, the same as a serial run's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 import traceback
@@ -50,7 +58,38 @@ from lmech.runs.store import (
     try_lock,
 )
 
-__all__ = ["LawResult", "CheckInterrupted", "Plan", "resolve_device", "run_law", "plan", "check"]
+__all__ = [
+    "LawResult",
+    "CheckInterrupted",
+    "Plan",
+    "cpu_count",
+    "threads_per_worker",
+    "resolve_device",
+    "run_law",
+    "plan",
+    "check",
+]
+
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int) -> int:
+    """BLAS/torch threads for each of ``workers`` processes: workers x threads <= cores."""
+    return max(1, cpu_count() // max(1, int(workers)))
 
 
 @dataclass(frozen=True)
@@ -319,8 +358,13 @@ def check(
     on_start: Callable[[str], None] | None = None,
     on_result: Callable[[LawResult], None] | None = None,
     on_wait: Callable[[str, str], None] | None = None,
+    workers: int = 1,
 ) -> list[LawResult]:
     """Run laws into the store ``out_dir``; return one result per law, in input order.
+
+    ``workers > 1`` runs the laws in that many worker processes (see the module
+    docstring); ``on_start`` is then called when a law is handed to a worker and
+    ``on_wait`` is not called (a worker waits for a locked point itself).
 
     ``names`` is a list of law names (validated by :func:`plan` with the other
     arguments) or a :class:`Plan`. ``out_dir`` is never removed, nor anything in it that
@@ -341,11 +385,18 @@ def check(
         p = plan(
             names, preset=preset, seed=seed, device=device, out_dir=out_dir, overrides=overrides
         )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(
+            f"--workers must be an integer >= 1; got {workers!r}; pass e.g. --workers 2"
+        )
+    if workers > 1 and len(p.laws) > 1:
+        return _check_pool(p, min(workers, len(p.laws)), on_start, on_result)
     results: dict[int, LawResult] = {}
 
     def attempt(i: int, law: Law, spec: Any, wait: bool) -> bool:
-        try:
-            result = run_law(
+        result = _guarded(
+            law,
+            lambda: run_law(
                 law,
                 spec,
                 preset=p.preset,
@@ -356,20 +407,8 @@ def check(
                 wait=wait,
                 on_start=on_start,
                 on_wait=on_wait,
-            )
-        except LmechError:
-            raise
-        except Exception as err:  # a bug or a numerical failure inside a law
-            if _out_of_memory(err):  # a spec too large for this machine: say so, no traceback
-                verdict = law.criterion.errored(
-                    f"error: out of memory: this spec needs more memory than the machine has "
-                    f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); lower its "
-                    "sizes (--set) or run it on a larger machine"
-                )
-            else:
-                verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
-                traceback.print_exc()
-            result = LawResult(law.name, verdict, None, False, 0.0)
+            ),
+        )
         if result is None:
             return False
         results[i] = result
@@ -389,4 +428,178 @@ def check(
             attempt(i, law, spec, wait=True)
     except KeyboardInterrupt:
         raise CheckInterrupted([results[i] for i in sorted(results)]) from None
+    return [results[i] for i in sorted(results)]
+
+
+def _guarded(law: Law, run: Callable[[], LawResult | None]) -> LawResult | None:
+    """``run()``; an unexpected exception inside the law becomes an errored result."""
+    try:
+        return run()
+    except LmechError:
+        raise
+    except Exception as err:  # a bug or a numerical failure inside a law
+        if _out_of_memory(err):  # a spec too large for this machine: say so, no traceback
+            verdict = law.criterion.errored(
+                f"error: out of memory: this spec needs more memory than the machine has "
+                f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); lower its "
+                "sizes (--set) or run it on a larger machine"
+            )
+        else:
+            verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+            traceback.print_exc()
+        return LawResult(law.name, verdict, None, False, 0.0)
+
+
+_IN_LAW = False  # in a worker: a law is running
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    # unwinds the law in flight (its temporary folder is removed, its lock released; see
+    # _pool_law), or ends an idle worker at once
+    if _IN_LAW:
+        raise KeyboardInterrupt
+    os._exit(1)
+
+
+def _init_worker(threads: int) -> None:
+    """Pool initializer: ``threads`` BLAS/OpenMP and torch threads in this worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    signal.signal(signal.SIGTERM, _stop_worker)  # ...and stops the workers with SIGTERM
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    with contextlib.suppress(Exception):  # threadpoolctl is optional
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # already set once in this process
+        torch.set_num_interop_threads(1)
+
+
+def _pool_law(i: int, name: str, spec: Any, run: dict, env: dict) -> tuple[int, Any]:
+    """Run one law in a worker; returns (index, LawResult) or (index, LmechError text)."""
+    global _IN_LAW
+    law = registry.get(name)
+    _IN_LAW = True
+    try:
+        result = _guarded(
+            law,
+            lambda: run_law(
+                law,
+                spec,
+                **run,
+                environment=env,
+                wait=True,
+            ),
+        )
+    except LmechError as err:
+        return i, (type(err).__name__, str(err))
+    except KeyboardInterrupt:  # stopped by the parent: the law has unwound; end here
+        os._exit(1)
+    finally:
+        _IN_LAW = False
+    return i, result
+
+
+@contextlib.contextmanager
+def _thread_env(threads: int):
+    """Thread-count variables set while the pool spawns its workers (they read them
+    when numpy and torch load), restored afterwards."""
+    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
+    os.environ.update({var: str(threads) for var in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _check_pool(
+    p: Plan,
+    workers: int,
+    on_start: Callable[[str], None] | None,
+    on_result: Callable[[LawResult], None] | None,
+) -> list[LawResult]:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from lmech import errors
+
+    results: dict[int, LawResult] = {}
+    threads = threads_per_worker(workers)
+    _cleanup_store(p.out)
+    env = environment_info(p.device)
+    failure: tuple[str, str] | None = None
+    run = {"preset": p.preset, "seed": p.seed, "device": p.device, "out_dir": p.out}
+    todo = []
+    for i, (law, spec) in enumerate(zip(p.laws, p.specs, strict=True)):
+        key = point_key(law.name, spec_hash(spec, p.seed), p.seed, code_hash(), p.device)
+        point_dir = _law_dir(p.out, law.name) / key
+        if (point := _stored(point_dir)) is None:
+            todo.append((i, law, spec))
+            continue
+        results[i] = LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
+        if on_result is not None:  # a stored point: no worker needed
+            on_result(results[i])
+    if not todo:
+        return [results[i] for i in sorted(results)]
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads,),
+    )
+    try:
+        with _thread_env(threads):
+            pending = set()
+            for i, law, spec in todo:
+                pending.add(pool.submit(_pool_law, i, law.name, spec, run, env))
+        started = 0
+        while pending:
+            # tell about the laws a worker has picked up (at most `workers` at a time)
+            finished = len(results) - (len(p.laws) - len(todo))
+            while on_start is not None and started < min(len(todo), finished + workers):
+                on_start(todo[started][1].name)
+                started += 1
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    i, outcome = future.result()
+                except Exception as err:  # a worker died (killed, out of memory)
+                    raise LmechError(
+                        f"a law in a worker process of --workers {workers} did not come back "
+                        f"({type(err).__name__}: {err}); rerun with the same --out to resume "
+                        "what finished, or with --workers 1"
+                    ) from None
+                if isinstance(outcome, tuple):
+                    failure = failure or outcome
+                    continue
+                results[i] = outcome
+                if on_result is not None:
+                    on_result(outcome)
+    except KeyboardInterrupt:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.join(30)
+        _cleanup_store(p.out)  # whatever a stopped worker left is now provably dead
+        raise CheckInterrupted([results[i] for i in sorted(results)]) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        cls = getattr(errors, failure[0], LmechError)
+        if not (isinstance(cls, type) and issubclass(cls, LmechError)):
+            cls = LmechError
+        raise cls(failure[1])
     return [results[i] for i in sorted(results)]

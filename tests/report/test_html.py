@@ -178,3 +178,47 @@ def test_markdown_summary(check_dir):
     assert "| alpha | quick, seed 0, cpu | passed | rel_err | 0.0123 | \u2264 0.05 |" in md
     assert "| beta | quick, seed 0, cpu | failed | r2 | 0.5 | \u2265 0.9 |" in md
     assert "| gamma | quick, seed 0, cpu | skipped | rel_err | \u2014 |" in md
+
+
+def test_report_header_shows_versions_device_and_commit(tmp_path):
+    out = tmp_path / "runs"
+    env = {
+        "lmech": "9.9.9-test",
+        "torch": "8.8.8-test",
+        "numpy": "7.7.7-test",
+        "device": "cpu",
+        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True},
+    }
+    with LawRunWriter(
+        out, "alpha", preset="quick", spec=ToySpec(), seed=0, device="cpu", environment=env
+    ) as run:
+        frame = pd.DataFrame({"n": [1, 2], "risk": [1.0, 0.5]})
+        run.write_theory(frame)
+        run.write_experiment(frame)
+        run.write_verdict(Verdict.from_metric("rel_err", 0.01, 0.05))
+    text = build_report(out).read_text(encoding="utf-8")
+    meta = re.search(r'<p class="meta">(.*?)</p>', text, re.S).group(1)
+    for needle in (
+        "lmech 9.9.9-test",
+        "torch 8.8.8-test",
+        "numpy 7.7.7-test",
+        "device cpu",
+        "commit 0123456789ab+dirty",
+    ):
+        assert needle in meta, meta
+
+
+def test_report_header_says_unknown_without_git_state(check_dir):
+    text = build_report(check_dir).read_text(encoding="utf-8")
+    meta = re.search(r'<p class="meta">(.*?)</p>', text, re.S).group(1)
+    assert "commit unknown" in meta and "torch unknown" in meta
+
+
+def test_figures_enlarge_on_click_without_scripts(check_dir):
+    text = build_report(check_dir).read_text(encoding="utf-8")
+    imgs = [a for t, a in _parse(text) if t == "img"]
+    # focusable (a click focuses), and the stylesheet enlarges a focused figure
+    assert imgs and all(a.get("tabindex") == "0" for a in imgs)
+    rule = re.search(r"img\.figure:focus \{(.*?)\}", text, re.S).group(1)
+    assert "position: fixed" in rule and "max-width: 98vw" in rule
+    assert "<script" not in text
