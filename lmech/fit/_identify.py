@@ -38,6 +38,7 @@ __all__ = [
     "weak_directions",
     "present_counts",
     "check_intervals",
+    "parameter_records",
 ]
 
 JAC_RTOL = 1e-6
@@ -149,3 +150,21 @@ def check_intervals(
                 f"({float(lo[j]):.6g}) although the fit does not reproduce the data "
                 "exactly: the refits never moved it",
             )
+
+
+def parameter_records(tab) -> dict[str, dict[str, float | str | None]]:
+    """A fit's ``table()`` as {parameter: {estimate, ci_low, ci_high, note}} for JSON:
+    non-finite numbers and empty notes become None."""
+
+    def clean(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return {
+        r.parameter: {
+            "estimate": clean(r.estimate),
+            "ci_low": clean(r.ci_low),
+            "ci_high": clean(r.ci_high),
+            "note": r.note or None,
+        }
+        for r in tab.itertuples(index=False)
+    }

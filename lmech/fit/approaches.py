@@ -40,7 +40,7 @@ from lmech.fit._checks import (
     positive_column,
     same_length,
 )
-from lmech.fit._identify import Notes, check_intervals, present_counts
+from lmech.fit._identify import Notes, check_intervals, parameter_records, present_counts
 from lmech.fit.bootstrap import percentile_interval, resample_counts
 
 __all__ = ["ComputeOptimalFit", "fit_envelope", "fit_isoflop"]
@@ -90,19 +90,7 @@ class ComputeOptimalFit:
 
     def to_dict(self) -> dict[str, dict[str, float | str | None]]:
         """{exponent: {estimate, ci_low, ci_high, note}}, None for missing values (JSON)."""
-
-        def clean(x):
-            return float(x) if np.isfinite(x) else None
-
-        return {
-            r.parameter: {
-                "estimate": clean(r.estimate),
-                "ci_low": clean(r.ci_low),
-                "ci_high": clean(r.ci_high),
-                "note": r.note or None,
-            }
-            for r in self.table().itertuples(index=False)
-        }
+        return parameter_records(self.table())
 
     def frontier(self) -> pd.DataFrame:
         return pd.DataFrame({"C": self.compute, "N_opt": self.n_opt, "D_opt": self.d_opt})

@@ -43,6 +43,7 @@ from lmech.fit._identify import (
     TERM_MIN_SHARE,
     Notes,
     check_intervals,
+    parameter_records,
     present_counts,
     weak_directions,
 )
@@ -280,7 +281,7 @@ class ChinchillaFit:
     def to_dict(self) -> dict[str, dict[str, float | str | None]]:
         """{parameter: {estimate, ci_low, ci_high, note}} with None for missing numbers and
         notes (JSON); the fit-wide :attr:`warnings` are not part of it."""
-        return _records(self.table())
+        return parameter_records(self.table())
 
     def predict(self, N, D) -> np.ndarray:
         """The fitted L(N, D)."""
@@ -308,21 +309,6 @@ class ChinchillaFit:
         self._allocation_defined()
         p = self.estimate
         return compute_optimal_exponents(p["alpha"], p["beta"])
-
-
-def _records(tab: pd.DataFrame) -> dict[str, dict[str, float | str | None]]:
-    def clean(x: float) -> float | None:
-        return float(x) if np.isfinite(x) else None
-
-    return {
-        r.parameter: {
-            "estimate": clean(r.estimate),
-            "ci_low": clean(r.ci_low),
-            "ci_high": clean(r.ci_high),
-            "note": r.note or None,
-        }
-        for r in tab.itertuples(index=False)
-    }
 
 
 # minimum data for the five-parameter law (refused below; see fit_chinchilla)

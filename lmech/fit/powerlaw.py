@@ -36,6 +36,7 @@ from lmech.fit._identify import (
     TERM_MIN_SHARE,
     Notes,
     check_intervals,
+    parameter_records,
     present_counts,
     weak_directions,
 )
@@ -89,19 +90,7 @@ class PowerLawFit:
 
     def to_dict(self) -> dict[str, dict[str, float | str | None]]:
         """{parameter: {estimate, ci_low, ci_high, note}}, None for missing values (JSON)."""
-
-        def clean(x):
-            return float(x) if np.isfinite(x) else None
-
-        return {
-            r.parameter: {
-                "estimate": clean(r.estimate),
-                "ci_low": clean(r.ci_low),
-                "ci_high": clean(r.ci_high),
-                "note": r.note or None,
-            }
-            for r in self.table().itertuples(index=False)
-        }
+        return parameter_records(self.table())
 
     def predict(self, x) -> np.ndarray:
         p = self.estimate
