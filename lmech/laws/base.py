@@ -338,11 +338,36 @@ class Verdict:
             bool(d.get("expected_failure", False)),
         )
 
+    def problem(self) -> str | None:
+        """None when the verdict is consistent, else why not: each check's ``passed`` must
+        follow from its value, comparison and bound (a NaN never passes), and a
+        passed/failed status from the checks. The run store trusts no verdict without it."""
+        for c in self.checks:
+            if c.op not in _OPS:
+                return f"check {c.statistic!r} has an unknown comparison {c.op!r}"
+            if not isinstance(c.bound, (int, float)) or not math.isfinite(c.bound):
+                return f"check {c.statistic!r} has a non-finite bound {c.bound!r}"
+            if not isinstance(c.passed, bool):
+                return f"check {c.statistic!r} records passed={c.passed!r}, not true or false"
+            holds = math.isfinite(c.value) and _OPS[c.op](c.value, c.bound)
+            if c.passed != holds:
+                return (
+                    f"check {c.statistic} = {c.value:.4g} {c.op} {c.bound:.4g} "
+                    f"{'holds' if holds else 'does not hold'} but the verdict records "
+                    f"passed={bool(c.passed)}"
+                )
+        if self.status in ("passed", "failed") and (self.status == "passed") != all(
+            c.passed for c in self.checks
+        ):
+            return (
+                f"status {self.status!r} does not follow from its checks "
+                f"({', '.join(f'{c.statistic} passed={c.passed}' for c in self.checks)})"
+            )
+        return None
+
     def consistent(self) -> bool:
-        """True when the status follows from the check results (a store integrity check)."""
-        if self.status in ("passed", "failed"):
-            return (self.status == "passed") == all(c.passed for c in self.checks)
-        return True
+        """True when :meth:`problem` finds nothing (a store integrity check)."""
+        return self.problem() is None
 
 
 @dataclass(frozen=True)

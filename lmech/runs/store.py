@@ -825,33 +825,9 @@ def _read_member(
         os.close(fd)
 
 
-_OP_HOLDS = {"<=": lambda v, b: v <= b, ">=": lambda v, b: v >= b}
-
-
 def verdict_problem(verdict: Verdict) -> str | None:
-    """None when ``verdict`` is consistent, else why not: each check's ``passed`` must
-    follow from its value, comparison and bound (a NaN never passes), and the status
-    from the checks (:meth:`Verdict.consistent`)."""
-    for c in verdict.checks:
-        if c.op not in _OP_HOLDS:
-            return f"check {c.statistic!r} has an unknown comparison {c.op!r}"
-        if not isinstance(c.bound, (int, float)) or not math.isfinite(c.bound):
-            return f"check {c.statistic!r} has a non-finite bound {c.bound!r}"
-        if not isinstance(c.passed, bool):
-            return f"check {c.statistic!r} records passed={c.passed!r}, not true or false"
-        holds = math.isfinite(c.value) and _OP_HOLDS[c.op](c.value, c.bound)
-        if c.passed != holds:
-            return (
-                f"check {c.statistic} = {c.value:.4g} {c.op} {c.bound:.4g} "
-                f"{'holds' if holds else 'does not hold'} but the verdict records "
-                f"passed={bool(c.passed)}"
-            )
-    if not verdict.consistent():
-        return (
-            f"status {verdict.status!r} does not follow from its checks "
-            f"({', '.join(f'{c.statistic} passed={c.passed}' for c in verdict.checks)})"
-        )
-    return None
+    """None when ``verdict`` is consistent, else why not (:meth:`Verdict.problem`)."""
+    return verdict.problem()
 
 
 def _check_manifest(manifest: Any, path: Path) -> dict[str, Any]:

@@ -96,6 +96,8 @@ def test_verdict_round_trip_and_consistency():
     assert back.consistent()
     forged = Verdict("passed", (CheckResult("err", "<=", 0.05, 0.5, False),))
     assert not forged.consistent()
+    lying = Verdict("passed", (CheckResult("err", "<=", 0.05, 0.2, True),))  # 0.2 > 0.05
+    assert not lying.consistent() and "does not hold" in lying.problem()
     # a verdict.json written before criteria existed still reads
     old = Verdict.from_dict(
         {
