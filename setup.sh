@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up lmech in ./.venv: the right torch build first, then lmech itself.
 #   ./setup.sh          runtime only (enough for `lmech check`)
-#   ./setup.sh --dev    plus the test tools (pytest, hypothesis, ruff)
+#   ./setup.sh --dev    plus the test tools (pytest, hypothesis, ruff), the peers the
+#                       tests compare against (scikit-dimension, mup) and Ray
 # Environment:
 #   PYTHON=python3.12     interpreter to build the venv from (>= 3.11; default python3)
 #   TORCH_INDEX=URL       pip index for torch, e.g. https://download.pytorch.org/whl/cpu
@@ -30,6 +31,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 "${pip[@]}" install -e ".${extras}"
+# mup (the peer the muP tests compare against) declares torchvision and tqdm, which it
+# does not need for what lmech compares; installed without its dependencies
+[[ -n "$extras" ]] && "${pip[@]}" install --no-deps "mup==1.0.0"
 
 # Real data for the data laws (no downloads at run time): Fashion-MNIST from Debian.
 # Best effort: without it those laws are reported as skipped, never as passed.

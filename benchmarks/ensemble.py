@@ -1,7 +1,7 @@
 """Vmapped ensemble training vs a Python loop over the same networks; lmech's coord check vs mup's.
 
-    python benchmarks/ensemble.py                    # 64 MLPs, width 256, 200 steps
-    python benchmarks/ensemble.py --members 16 --steps 50 --skip-mup   # smoke run
+    python benchmarks/ensemble.py                    # 64 MLPs, widths 64..1024, 200 steps, 5 repeats
+    python benchmarks/ensemble.py --members 16 --steps 50 --repeats 2 --widths 64 --skip-mup   # smoke run
     python benchmarks/ensemble.py --mup-path DIR     # where `pip install --no-deps --target DIR mup` put mup
 
 Part 1 trains E muP MLPs (16 -> 256 -> 256 -> 1, tanh, float32) for T minibatch SGD steps
@@ -10,7 +10,14 @@ Part 1 trains E muP MLPs (16 -> 256 -> 256 -> 1, tanh, float32) for T minibatch 
 copies, each with its own ``torch.optim.SGD`` (per-layer lr groups from
 :func:`lmech.nn.param.param_groups`) on the same batches. It prints both times, the
 throughput ratio and the largest parameter difference between the two (float32
-round-off). Part 2 times a coordinate check (3 SGD steps, 3 seeds, widths 64..1024, 2-class cross-entropy) with
+round-off).
+
+Reproducibility: the thread count is fixed (``--threads``, default 1) through the
+OpenMP/OpenBLAS/MKL variables, which are set before numpy and torch load, and
+``OMP_WAIT_POLICY=PASSIVE`` / ``GOMP_SPINCOUNT=0`` stop idle BLAS threads from spinning
+on the cores the other side needs. Each width is timed ``--repeats`` times (default 5),
+alternating ensemble and loop so that a change of machine load hits both, and the
+median ratio is printed with its spread (min..max over the repeats). Part 2 times a coordinate check (3 SGD steps, 3 seeds, widths 64..1024, 2-class cross-entropy) with
 ``lmech.experiment.coord_check`` and with ``mup.coord_check.get_coord_data`` (MuReadout model,
 MuSGD) when mup can be imported.
 """
@@ -20,16 +27,33 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-import types
 
-import numpy as np
-import torch
 
-from lmech.experiment.coord import coord_check
-from lmech.experiment.ensemble import Ensemble, member_batches, train
-from lmech.nn.models import MLPSpec, build
-from lmech.nn.param import Parameterization, param_groups
+def _threads_from_argv(default: int = 1) -> int:
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return default
+
+
+# before numpy and torch load: fixed threads, and no spinning of idle BLAS threads
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(_threads_from_argv())
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "0")
+
+import time  # noqa: E402
+import types  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from lmech.experiment.coord import coord_check  # noqa: E402
+from lmech.experiment.ensemble import Ensemble, member_batches, train  # noqa: E402
+from lmech.nn.models import MLPSpec, build  # noqa: E402
+from lmech.nn.param import Parameterization, param_groups  # noqa: E402
 
 
 def _data(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,41 +64,55 @@ def _data(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     return X, y / y.std()
 
 
-def bench_ensemble(members: int, width: int, steps: int, batch: int) -> None:
-    spec = MLPSpec(16, width, 2, 1, "tanh")
-    param = Parameterization("mup", "sgd", base_width=64)
-    X, y = _data(1024, 16)
-    lrs = 2.0 ** np.linspace(-6, -2, members)
-    mask = torch.ones(members, len(X), dtype=torch.bool)
-
-    ens = Ensemble.from_spec(spec, param, range(members))
+def _time_ensemble(spec, param, X, y, lrs, steps, batch) -> tuple[float, Ensemble]:
+    ens = Ensemble.from_spec(spec, param, range(len(lrs)))
     t0 = time.perf_counter()
     train(ens, X, y, lr=lrs, steps=steps, batch_size=batch, seed=0, log_steps=[])
-    t_ens = time.perf_counter() - t0
+    return time.perf_counter() - t0, ens
 
-    models = [build(spec, param, seed=s) for s in range(members)]
+
+def _time_loop(spec, param, X, y, lrs, steps, batch) -> tuple[float, list]:
+    models = [build(spec, param, seed=s) for s in range(len(lrs))]
     opts = [torch.optim.SGD(param_groups(m, float(lr))) for m, lr in zip(models, lrs, strict=True)]
+    mask = torch.ones(1, len(X), dtype=torch.bool)
     gen = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     for _ in range(steps):
-        idx = member_batches(mask[:1], batch, gen)[0]  # the ensemble's batch of this step
+        idx = member_batches(mask, batch, gen)[0]  # the ensemble's batch of this step
         xb, yb = X[idx], y[idx]
         for m, opt in zip(models, opts, strict=True):
             opt.zero_grad(set_to_none=True)
             torch.nn.functional.mse_loss(m(xb)[:, 0], yb).backward()
             opt.step()
-    t_loop = time.perf_counter() - t0
+    return time.perf_counter() - t0, models
 
-    diff = max(
-        (p.detach() - ens.params[n][e]).abs().max().item()
-        for e, m in enumerate(models)
-        for n, p in m.named_parameters()
+
+def bench_ensemble(members: int, widths, steps: int, batch: int, repeats: int) -> None:
+    X, y = _data(1024, 16)
+    lrs = 2.0 ** np.linspace(-6, -2, members)
+    print(f"== {members} MLPs 16-w-w-1 (tanh, muP), {steps} SGD steps, batch {batch}, float32, "
+          f"{torch.get_num_threads()} thread(s), median of {repeats} runs")  # fmt: skip
+    print(
+        f"{'width':>6} {'ensemble s':>11} {'loop s':>9} {'ratio':>7} {'spread':>13} {'max|dp|':>9}"
     )
-    print(f"== {members} MLPs 16-{width}-{width}-1, {steps} SGD steps, batch {batch}, float32")
-    print(f"vmapped ensemble : {t_ens:8.2f} s  ({members * steps / t_ens:9.0f} member-steps/s)")
-    print(f"python loop      : {t_loop:8.2f} s  ({members * steps / t_loop:9.0f} member-steps/s)")
-    print(f"throughput ratio : {t_loop / t_ens:8.2f} x  (target >= 5x)")
-    print(f"max |param difference| ensemble vs loop: {diff:.2e} (float32 round-off)")
+    for width in widths:
+        spec = MLPSpec(16, width, 2, 1, "tanh")
+        param = Parameterization("mup", "sgd", base_width=64)
+        t_ens, t_loop = [], []
+        for _ in range(repeats):  # alternate, so that load drift hits both sides
+            te, ens = _time_ensemble(spec, param, X, y, lrs, steps, batch)
+            tl, models = _time_loop(spec, param, X, y, lrs, steps, batch)
+            t_ens.append(te)
+            t_loop.append(tl)
+        ratios = np.array(t_loop) / np.array(t_ens)
+        diff = max(
+            (p.detach() - ens.params[n][e]).abs().max().item()
+            for e, m in enumerate(models)
+            for n, p in m.named_parameters()
+        )
+        print(f"{width:>6} {np.median(t_ens):>11.2f} {np.median(t_loop):>9.2f} "
+              f"{np.median(ratios):>6.2f}x {ratios.min():>5.2f}..{ratios.max():<5.2f}x "
+              f"{diff:>9.1e}")  # fmt: skip
 
 
 def _mup_models(widths, d):
@@ -142,10 +180,11 @@ def bench_coord(widths, skip_mup: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=64)
-    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 1024])
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/torch threads (fixed)")
     ap.add_argument("--mup-path", default=None)
     ap.add_argument("--skip-mup", action="store_true")
     args = ap.parse_args()
@@ -153,7 +192,7 @@ def main() -> None:
     if args.mup_path:
         sys.path.insert(0, os.path.abspath(args.mup_path))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
-    bench_ensemble(args.members, args.width, args.steps, args.batch)
+    bench_ensemble(args.members, args.widths, args.steps, args.batch, args.repeats)
     bench_coord((64, 128, 256, 512, 1024), args.skip_mup)
 
 

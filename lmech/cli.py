@@ -276,16 +276,20 @@ def _print_json(doc) -> None:
 
 
 def _parse_workers(text: str) -> int:
+    """``auto`` ($LMECH_WORKERS, else one worker per core) or an integer >= 1."""
     from lmech.runs.execute import cpu_count
 
+    text = str(text).strip()
+    if text == "auto":
+        text = os.environ.get("LMECH_WORKERS", "").strip() or str(cpu_count())
     try:
-        value = int(str(text).strip(), 10)
+        value = int(text, 10)
     except ValueError:
         value = 0
     if value < 1:
         raise ConfigError(
-            f"--workers must be an integer >= 1 (this machine has {cpu_count()} cores); "
-            f"got {text!r}; pass e.g. --workers 2"
+            f"--workers must be auto or an integer >= 1 (this machine has {cpu_count()} "
+            f"cores); got {text!r}; pass e.g. --workers 2"
         )
     return value
 
@@ -350,8 +354,12 @@ def check_cmd(
     seed: Annotated[str, typer.Option(help="seed of every random draw, 0 <= N < 2^63")] = "0",
     tag: Annotated[str | None, typer.Option(help="only laws with this tag")] = None,
     workers: Annotated[
-        str, typer.Option(help="worker processes running laws in parallel (default 1)")
-    ] = "1",
+        str,
+        typer.Option(
+            help="worker processes running laws in parallel: auto = $LMECH_WORKERS, else one "
+            "per core (each with cores/workers BLAS threads)"
+        ),
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
 ) -> None:
     """Run theory + experiment + compare for laws; print verdicts; write the run store."""
@@ -388,6 +396,162 @@ def run_cmd(
     seed_value = _parse_seed(seed)
     overrides = _parse_sets(set_)
     raise typer.Exit(_run_check([law], preset, seed_value, device, out, overrides, as_json=as_json))
+
+
+def _point_label(law: str, values: dict, seed: int) -> str:
+    shown = " ".join(f"{k}={v}" for k, v in values.items())
+    return f"{law} {shown} seed {seed}".replace("  ", " ")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    law: Annotated[str, typer.Argument(help="the law to sweep")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            help="a swept spec field: key=v1,v2 | key=log:START:STOP:N | key=lin:START:STOP:N "
+            "(tuple fields: values separated by ';'); repeat for a grid",
+        ),
+    ] = None,
+    seeds: Annotated[str, typer.Option(help="N (seeds 0..N-1) or a list like 0,3,7")] = "1",
+    preset: Annotated[str, typer.Option(help="smoke | quick | paper (the base spec)")] = "quick",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="a fixed override of the base spec: key=value")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local (a process pool) | ray")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster HOST:PORT (default: start a local one)")
+    ] = None,
+    workers: Annotated[
+        str, typer.Option(help="worker processes (local) or CPUs of a local Ray instance")
+    ] = "1",
+    retries: Annotated[
+        int, typer.Option(help="times a point is retried when its worker process dies")
+    ] = 2,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    out: Annotated[str, typer.Option(help="run store (points are kept and reused by key)")] = str(
+        DEFAULT_STORE
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the sweep as JSON")] = False,
+) -> None:
+    """Run one law over a grid of spec values and seeds; every point goes into the store,
+    and a rerun skips the points already finished.
+
+    Exit status 0 when every point has a verdict (failed verdicts are results of the
+    sweep), 1 when a point errored or a finished point does not verify in the store.
+    """
+    from lmech import progress as lm_progress
+    from lmech.report.sweep import meta_of, sweep_figures, write_sweep_report
+    from lmech.runs.store import environment_info
+    from lmech.runs.sweep import SweepInterrupted, lost_points, plan_sweep, run_sweep, sweep_table
+
+    worker_count = _parse_workers(workers)
+    if retries < 0 or retries > 100:
+        raise ConfigError(f"--retries must be in 0..100; got {retries}")
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"--executor must be local or ray; got {executor!r}")
+    if address is not None and executor != "ray":
+        raise ConfigError("--address applies to --executor ray only; add --executor ray")
+    plan = plan_sweep(
+        law,
+        grid or [],
+        seeds=seeds,
+        preset=preset,
+        device=device,
+        out_dir=out,
+        overrides=_parse_sets(set_),
+    )
+    tracker = lm_progress.Tracker(len(plan.points))
+    live = sys.stdout.isatty() and err_console.is_terminal
+    interrupted = False
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not live,
+    ) as bar:
+        overall = bar.add_task(f"{plan.law.name}: {tracker.summary()}", total=tracker.total)
+
+        def on_result(point, r) -> None:
+            tracker.finish()
+            bar.update(
+                overall, completed=tracker.done, description=f"{plan.law.name}: {tracker.summary()}"
+            )
+            if not live:
+                label = _point_label(plan.law.name, point.values, point.seed)
+                line = tracker.line(label, r.verdict.label, None if r.reused else r.seconds)
+                if r.note:
+                    line += f" ({r.note})"
+                err_console.print(escape(line), highlight=False, soft_wrap=True)
+
+        try:
+            result = run_sweep(
+                plan,
+                executor=executor,
+                workers=worker_count,
+                address=address,
+                retries=retries,
+                on_result=on_result,
+            )
+        except SweepInterrupted as exc:
+            interrupted = True
+            err_console.print(
+                f"interrupted after {len(exc.results)} of {len(plan.points)} points; "
+                "rerun the same command to resume",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+    table = sweep_table(result)
+    env = environment_info(plan.device)
+    meta = meta_of(plan, env)
+    figures = sweep_figures(table, [a.key for a in plan.axes], plan.law.criterion.checks)
+    if plan.law.sweep_figure is not None:
+        figures = {"sweep": plan.law.sweep_figure(table), **figures}
+    report = write_sweep_report(plan.folder, table, meta, figures)
+    lost = lost_points(result)
+    recomputed = 0  # a stored valid point is always reused (run_law never replaces one)
+    counts = (
+        f"{len(plan.points)} points: computed {result.computed}, reused {result.reused} "
+        f"(found in the store {result.found}), retried {result.retried}, "
+        f"recomputed {recomputed}, lost {len(lost)}"
+    )
+    # a failed verdict is data in a sweep (a phase diagram crosses the boundary); an
+    # errored or lost point is not
+    errored = [r for r in result.results if r.verdict.status == "error"]
+    code = 130 if interrupted else (1 if errored or lost else 0)
+    if as_json:
+        _print_json(
+            {
+                "law": plan.law.name,
+                "preset": preset,
+                "executor": executor,
+                "workers": worker_count,
+                "device": plan.device,
+                "out": str(plan.out),
+                "sweep": str(plan.folder),
+                "report": str(report),
+                "points": len(plan.points),
+                "computed": result.computed,
+                "reused": result.reused,
+                "found": result.found,
+                "retried": result.retried,
+                "recomputed": recomputed,
+                "lost": len(lost),
+                "elapsed_s": round(result.seconds, 3),
+                "exit_status": code,
+                "table": json.loads(table.to_json(orient="records")),
+            }
+        )
+    else:
+        shown = table.drop(columns=["key", "note"], errors="ignore")
+        out_console.print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        out_console.print(f"report: {escape(str(report))}", highlight=False)
+    err_console.print(counts, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 @app.command("report")

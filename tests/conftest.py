@@ -6,6 +6,9 @@ import torch
 
 matplotlib.use("Agg")
 os.environ.setdefault("COLUMNS", "200")  # wide rich tables in CLI tests
+# `lmech check` runs one worker per core by default; the tests run laws in this process
+# (and in their own subprocesses) unless a test asks for workers
+os.environ.setdefault("LMECH_WORKERS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -501,8 +501,18 @@ def test_bad_workers_exits_2_with_one_line(tmp_path, capsys, value):
         ["check", _CHEAP[0], "--workers", value, "--out", str(out_dir)], capsys
     )
     line = _one_line_error(err)
-    assert code == 2 and "--workers must be an integer >= 1" in line and repr(value) in line
-    assert not out_dir.exists()
+    assert code == 2 and "--workers must be auto or an integer >= 1" in line
+    assert repr(value) in line and not out_dir.exists()
+
+
+def test_default_workers_are_one_per_core_unless_lmech_workers_says(monkeypatch):
+    from lmech.cli import _parse_workers
+    from lmech.runs.execute import cpu_count
+
+    monkeypatch.delenv("LMECH_WORKERS", raising=False)
+    assert _parse_workers("auto") == cpu_count()
+    monkeypatch.setenv("LMECH_WORKERS", "3")
+    assert _parse_workers("auto") == 3 and _parse_workers("2") == 2
 
 
 def test_threads_per_worker_stays_within_the_cores():

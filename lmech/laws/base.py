@@ -387,6 +387,10 @@ class Law:
         doc: the law's docstring (Claim, System, Measurement, Limits, Source, Run).
         discriminating_preset: the preset whose verdict tells the claim from the simpler
             null; ``quick`` unless the quick budget cannot (then the docstring says why).
+        sweep_figure: optional ``(sweep table) -> Figure`` drawing an ``lmech sweep`` of
+            this law (one row per point: the swept keys, ``seed``, ``status`` and each
+            check's value); without it the sweep report draws each check statistic
+            against the swept keys (:mod:`lmech.report.sweep`).
     """
 
     name: str
@@ -405,6 +409,7 @@ class Law:
     tags: tuple[str, ...] = ()
     doc: str = field(default="", repr=False)
     discriminating_preset: str = "quick"
+    sweep_figure: Callable[[pd.DataFrame], Any] | None = None
 
     def __post_init__(self) -> None:
         missing = [p for p in PRESETS if p not in self.presets]

@@ -208,6 +208,16 @@ class LawSpec:
     def validate(self) -> None:
         """Cross-field constraints; raise ConfigError with what, got and how to fix."""
 
+    def memory_bytes(self) -> int | None:
+        """Peak memory the law needs at this spec (an estimate that errs high), or None.
+
+        The runner checks it against the memory limit (:mod:`lmech._memory`) before the
+        law starts, so ``--set width=10**9`` is refused in one line instead of running
+        into the out-of-memory killer. Override it where a field sets the size of an
+        allocation (widths, numbers of modes, sample sizes); Python ints do not overflow.
+        """
+        return None
+
 
 def _bad_scalars(c: Constraint, typ: Any) -> Iterator[Any]:
     integer = typ is int

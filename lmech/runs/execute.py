@@ -32,7 +32,7 @@ order, the same as a serial run's.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -45,6 +45,7 @@ from typing import Any
 from lmech.errors import ConfigError, DataUnavailableError, DeviceError, LmechError, StoreError
 from lmech.laws import registry
 from lmech.laws.base import Law, Verdict, spec_hash
+from lmech.runs.pool import Task, TaskDied, WorkerPool
 from lmech.runs.store import (
     LawRunWriter,
     LockHolder,
@@ -66,17 +67,10 @@ __all__ = [
     "threads_per_worker",
     "resolve_device",
     "run_law",
+    "run_pool",
     "plan",
     "check",
 ]
-
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
 
 
 def cpu_count() -> int:
@@ -338,6 +332,8 @@ def plan(
     laws = tuple(registry.get(n) for n in names)  # UnknownLawError before any write
     specs = tuple(apply_overrides(law.preset(preset), overrides or {}) for law in laws)
     device = resolve_device(device)
+    for law, spec in zip(laws, specs, strict=True):
+        check_spec_memory(law, spec, device)  # before the store is created
     out, _ = ensure_store_dir(out_dir)
     from lmech.report.html import check_report_target
 
@@ -345,6 +341,22 @@ def plan(
     for law in laws:
         _law_dir(out, law.name)
     return Plan(laws, specs, preset, seed, device, out)
+
+
+def check_spec_memory(law: Law, spec: Any, device: str) -> None:
+    """Refuse a spec whose declared memory need (:meth:`LawSpec.memory_bytes`) exceeds
+    the memory limit, before the law starts (InputError naming the law and the fix)."""
+    from lmech._memory import check_allocation
+
+    need = spec.memory_bytes()
+    if need is None:
+        return
+    check_allocation(
+        need,
+        f"law {law.name} at this spec",
+        "lower its sizes with --set (see `lmech laws`)",
+        device=device if str(device).startswith("cuda") else None,
+    )
 
 
 def check(
@@ -450,75 +462,75 @@ def _guarded(law: Law, run: Callable[[], LawResult | None]) -> LawResult | None:
         return LawResult(law.name, verdict, None, False, 0.0)
 
 
-_IN_LAW = False  # in a worker: a law is running
-
-
-def _stop_worker(signum: int, frame: Any) -> None:
-    # unwinds the law in flight (its temporary folder is removed, its lock released; see
-    # _pool_law), or ends an idle worker at once
-    if _IN_LAW:
-        raise KeyboardInterrupt
-    os._exit(1)
-
-
-def _init_worker(threads: int) -> None:
-    """Pool initializer: ``threads`` BLAS/OpenMP and torch threads in this worker."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    signal.signal(signal.SIGTERM, _stop_worker)  # ...and stops the workers with SIGTERM
-    for var in _THREAD_VARS:
-        os.environ[var] = str(threads)
-    with contextlib.suppress(Exception):  # threadpoolctl is optional
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-    with contextlib.suppress(RuntimeError):  # already set once in this process
-        torch.set_num_interop_threads(1)
-
-
 def _pool_law(i: int, name: str, spec: Any, run: dict, env: dict) -> tuple[int, Any]:
     """Run one law in a worker; returns (index, LawResult) or (index, LmechError text)."""
-    global _IN_LAW
     law = registry.get(name)
-    _IN_LAW = True
     try:
-        result = _guarded(
-            law,
-            lambda: run_law(
-                law,
-                spec,
-                **run,
-                environment=env,
-                wait=True,
-            ),
-        )
+        result = _guarded(law, lambda: run_law(law, spec, **run, environment=env, wait=True))
     except LmechError as err:
         return i, (type(err).__name__, str(err))
-    except KeyboardInterrupt:  # stopped by the parent: the law has unwound; end here
-        os._exit(1)
-    finally:
-        _IN_LAW = False
     return i, result
 
 
-@contextlib.contextmanager
-def _thread_env(threads: int):
-    """Thread-count variables set while the pool spawns its workers (they read them
-    when numpy and torch load), restored afterwards."""
-    saved = {var: os.environ.get(var) for var in _THREAD_VARS}
-    os.environ.update({var: str(threads) for var in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+def _died(law: Law, died: TaskDied) -> LawResult:
+    """A point whose worker process kept dying: an errored result, not stored."""
+    return LawResult(law.name, law.criterion.errored(f"error: {died.message}"), None, False, 0.0)
+
+
+def run_pool(
+    jobs: Sequence[tuple[int, Law, Any, dict]],
+    workers: int,
+    env: dict,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[int, LawResult], None] | None = None,
+    retries: int = 2,
+) -> tuple[dict[int, LawResult], tuple[str, str] | None]:
+    """Run ``(index, law, spec, run_law keywords)`` jobs on a :class:`WorkerPool`.
+
+    Returns the results by index and the first LmechError a worker raised (as its class
+    name and message), if any. A point whose worker died is retried ``retries`` times on
+    a fresh worker (its result then says so) and then reported as an error.
+    """
+    results: dict[int, LawResult] = {}
+    retried: dict[int, list[str]] = {}
+    failure: tuple[str, str] | None = None
+    laws = {i: law for i, law, _, _ in jobs}
+    tasks = [
+        Task(i, _pool_law, (i, law.name, spec, run, env), law.name) for i, law, spec, run in jobs
+    ]
+    pool = WorkerPool(workers, threads_per_worker(workers), retries=retries)
+    for task, outcome in pool.run(
+        tasks,
+        on_start=None if on_start is None else (lambda t: on_start(t.tag)),
+        on_retry=lambda t, why: retried.setdefault(t.tag, []).append(why),
+    ):
+        i = task.tag
+        if isinstance(outcome, TaskDied):
+            result = _died(laws[i], outcome)
+        else:
+            _, result = outcome
+            if isinstance(result, tuple):
+                failure = failure or result
+                continue
+        if i in retried and not isinstance(outcome, TaskDied):
+            note = f"retried after its worker process died ({'; '.join(retried[i])})"
+            result = dataclasses.replace(result, note="; ".join(filter(None, (result.note, note))))
+        results[i] = result
+        if on_result is not None:
+            on_result(i, result)
+    return results, failure
+
+
+def _raise_failure(failure: tuple[str, str] | None) -> None:
+    if failure is None:
+        return
+    from lmech import errors
+
+    cls = getattr(errors, failure[0], LmechError)
+    if not (isinstance(cls, type) and issubclass(cls, LmechError)):
+        cls = LmechError
+    raise cls(failure[1])
 
 
 def _check_pool(
@@ -527,79 +539,33 @@ def _check_pool(
     on_start: Callable[[str], None] | None,
     on_result: Callable[[LawResult], None] | None,
 ) -> list[LawResult]:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from lmech import errors
-
     results: dict[int, LawResult] = {}
-    threads = threads_per_worker(workers)
     _cleanup_store(p.out)
     env = environment_info(p.device)
-    failure: tuple[str, str] | None = None
     run = {"preset": p.preset, "seed": p.seed, "device": p.device, "out_dir": p.out}
-    todo = []
+    jobs = []
     for i, (law, spec) in enumerate(zip(p.laws, p.specs, strict=True)):
         key = point_key(law.name, spec_hash(spec, p.seed), p.seed, code_hash(), p.device)
         point_dir = _law_dir(p.out, law.name) / key
         if (point := _stored(point_dir)) is None:
-            todo.append((i, law, spec))
+            jobs.append((i, law, spec, run))
             continue
         results[i] = LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
         if on_result is not None:  # a stored point: no worker needed
             on_result(results[i])
-    if not todo:
+    if not jobs:
         return [results[i] for i in sorted(results)]
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(threads,),
-    )
     try:
-        with _thread_env(threads):
-            pending = set()
-            for i, law, spec in todo:
-                pending.add(pool.submit(_pool_law, i, law.name, spec, run, env))
-        started = 0
-        while pending:
-            # tell about the laws a worker has picked up (at most `workers` at a time)
-            finished = len(results) - (len(p.laws) - len(todo))
-            while on_start is not None and started < min(len(todo), finished + workers):
-                on_start(todo[started][1].name)
-                started += 1
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    i, outcome = future.result()
-                except Exception as err:  # a worker died (killed, out of memory)
-                    raise LmechError(
-                        f"a law in a worker process of --workers {workers} did not come back "
-                        f"({type(err).__name__}: {err}); rerun with the same --out to resume "
-                        "what finished, or with --workers 1"
-                    ) from None
-                if isinstance(outcome, tuple):
-                    failure = failure or outcome
-                    continue
-                results[i] = outcome
-                if on_result is not None:
-                    on_result(outcome)
+        done, failure = run_pool(
+            jobs,
+            min(workers, len(jobs)),
+            env,
+            on_start=None if on_start is None else (lambda i: on_start(p.laws[i].name)),
+            on_result=None if on_result is None else (lambda i, r: on_result(r)),
+        )
     except KeyboardInterrupt:
-        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.terminate()
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.join(30)
-        _cleanup_store(p.out)  # whatever a stopped worker left is now provably dead
+        _cleanup_store(p.out)  # the pool has stopped its workers: what they left is dead
         raise CheckInterrupted([results[i] for i in sorted(results)]) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    if failure is not None:
-        cls = getattr(errors, failure[0], LmechError)
-        if not (isinstance(cls, type) and issubclass(cls, LmechError)):
-            cls = LmechError
-        raise cls(failure[1])
+    results.update(done)
+    _raise_failure(failure)
     return [results[i] for i in sorted(results)]

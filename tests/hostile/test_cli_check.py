@@ -97,6 +97,55 @@ REFUSED = {
     "run-no-law": (["run"], r"Missing argument"),
     "run-bad-seed": (["run", CHEAP, "--seed", "-5"], r"got -5"),
     "run-bad-preset": (["run", CHEAP, "--preset", "big"], r"unknown preset 'big'"),
+    # a spec whose declared memory need is beyond the machine: refused before any work
+    "run-huge-width": (
+        ["run", "ntk-width-convergence", "--set", "widths=64,1000000000"],
+        r"law ntk-width-convergence at this spec needs .*TiB of memory, above the limit",
+    ),
+    "run-huge-nngp-chunk": (
+        ["run", "nngp-monte-carlo", "--set", "width=1000000", "--set", "chunk=100000"],
+        r"nngp-monte-carlo at this spec needs .* above the limit.*--set",
+    ),
+    "run-huge-gradient-flow": (
+        ["run", "ntk-gradient-flow", "--set", "widths=64,10000000"],
+        r"ntk-gradient-flow at this spec needs",
+    ),
+    "run-huge-modes": (
+        ["run", "eigenlearning-synthetic", "--set", "num_modes=100000000000"],
+        r"eigenlearning-synthetic at this spec needs",
+    ),
+    "sweep-huge-point": (
+        ["sweep", "ntk-width-convergence", "--grid", "widths=64,128;64,10000000000"],
+        r"needs .* of memory, above the limit",
+    ),
+    "sweep-unknown-key": (["sweep", CHEAP, "--grid", "nope=1,2"], r"'nope' is not a field"),
+    "sweep-no-equals": (["sweep", CHEAP, "--grid", "trials"], r"expects key=v1,v2"),
+    "sweep-bad-range": (["sweep", CHEAP, "--grid", "bandwidth=log:0:1:3"], r"START > 0"),
+    "sweep-range-repeats": (
+        ["sweep", CHEAP, "--grid", "trials=log:1:2:6"],
+        r"rounds to repeated values",
+    ),
+    "sweep-bad-point": (["sweep", CHEAP, "--grid", "trials=5,0"], r"grid point trials=0"),
+    "sweep-too-many": (
+        ["sweep", CHEAP, "--grid", "trials=lin:1:1000:1000", "--seeds", "11"],
+        r"11000 points.*at most 10000",
+    ),
+    "sweep-bad-seeds": (["sweep", CHEAP, "--seeds", "0"], r"--seeds expects a count"),
+    "sweep-seed-twice": (["sweep", CHEAP, "--seeds", "3,3"], r"each seed once"),
+    "sweep-bad-executor": (["sweep", CHEAP, "--executor", "slurm"], r"local or ray; got 'slurm'"),
+    "sweep-address-local": (
+        ["sweep", CHEAP, "--address", "10.0.0.1:6379"],
+        r"--address applies to --executor ray",
+    ),
+    "sweep-bad-workers": (["sweep", CHEAP, "--workers", "0"], r"--workers must be auto or"),
+    "sweep-set-and-grid": (
+        ["sweep", CHEAP, "--grid", "trials=1,2", "--set", "trials=3"],
+        r"both swept \(--grid\) and fixed",
+    ),
+    "sweep-key-twice": (
+        ["sweep", CHEAP, "--grid", "trials=1,2", "--grid", "trials=3"],
+        r"--grid trials is given twice",
+    ),
 }
 
 

@@ -80,6 +80,12 @@ class Spec(LawSpec):
     def validate(self) -> None:
         lc.check_trials(self.sizes, self.trials)
 
+    def memory_bytes(self) -> int:
+        # features (n_max + test) x d and the n_max x n_max Gram, float64, 3x headroom
+        n = max(self.sizes)
+        test = max(self.min_test_points, self.test_points_per_train * n)
+        return 3 * 8 * ((n + test) * self.num_modes + n * n)
+
     def eigensystem(self) -> tuple[np.ndarray, np.ndarray]:
         """(lambda_i, v_i): the exact eigenvalues and target coefficients."""
         lam = power_law(self.num_modes, self.eigenvalue_exponent)

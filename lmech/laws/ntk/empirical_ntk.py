@@ -86,6 +86,12 @@ class Spec(LawSpec):
         g = torch_generator(self.data_seed, "inputs")
         return torch.randn(self.num_inputs, self.input_dim, generator=g, dtype=torch.float64)
 
+    def memory_bytes(self) -> int:
+        # the widest network's parameters and its p x P float64 Jacobian, with 4x headroom
+        w = max(self.widths)
+        params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
+        return 4 * 8 * params * (self.num_inputs + 2)
+
 
 PRESETS = {
     "smoke": Spec(widths=(16, 64), seeds=2, num_inputs=4),

@@ -88,6 +88,12 @@ class Spec(LawSpec):
     def network(self, activation: str) -> MLPSpec:
         return network(self, self.width, activation)
 
+    def memory_bytes(self) -> int:
+        # one chunk of networks: weights (chunk, width, width) and activations
+        # (chunk, p, width) in float64, with 4x headroom
+        w, c = self.width, self.chunk
+        return 4 * 8 * c * (w * max(w, self.input_dim) + 2 * self.num_inputs * w)
+
     def inputs(self) -> torch.Tensor:
         g = torch_generator(self.data_seed, "inputs")
         X = torch.randn(self.num_inputs, self.input_dim, generator=g, dtype=torch.float64)

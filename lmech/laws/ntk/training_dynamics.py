@@ -99,6 +99,12 @@ class Spec(LawSpec):
     def network(self, width: int) -> MLPSpec:
         return network(self, width)
 
+    def memory_bytes(self) -> int:
+        # the widest network's parameters and its n x P float64 Jacobian, with 4x headroom
+        w, n = max(self.widths), self.num_train + self.num_test
+        params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
+        return 4 * 8 * params * (n + 2)
+
     def data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = torch_generator(self.data_seed, "data")
         n = self.num_train + self.num_test
