@@ -1,0 +1,1 @@
+"""Representation geometry: intrinsic dimension, effective rank and CKA, against ground truth."""
