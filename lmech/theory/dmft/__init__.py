@@ -1,0 +1,32 @@
+"""Dynamical mean field theory (DMFT) of wide networks in the mean-field / muP limit.
+
+- :func:`dmft_predict`: one call from (X, y, activation, gamma_0) to the prediction;
+- :func:`dmft_two_layer`: the two-layer particle solver (loss, f(t), NTK K(t), alignment);
+- :func:`lazy_kernel_flow`: the gamma_0 -> 0 limit, kernel gradient flow or descent;
+- :func:`lazy_prediction_variance`: the leading 1/N variance of the predictions across
+  initializations in the lazy limit (:mod:`lmech.theory.dmft.finite_width`).
+
+References: Bordelon & Pehlevan, "Self-consistent dynamical field theory of kernel
+evolution in wide neural networks", NeurIPS 2022; Bordelon & Pehlevan, "Dynamics of
+finite width kernel and prediction fluctuations in mean field neural networks",
+NeurIPS 2023.
+"""
+
+from lmech.theory.dmft.api import dmft_predict
+from lmech.theory.dmft.finite_width import LazyVariance, lazy_prediction_variance
+from lmech.theory.dmft.two_layer import (
+    TwoLayerResult,
+    dmft_two_layer,
+    kernel_alignment,
+    lazy_kernel_flow,
+)
+
+__all__ = [
+    "LazyVariance",
+    "TwoLayerResult",
+    "dmft_predict",
+    "dmft_two_layer",
+    "kernel_alignment",
+    "lazy_kernel_flow",
+    "lazy_prediction_variance",
+]

@@ -1,0 +1,65 @@
+"""One call from a small dataset to the DMFT prediction of training (two-layer networks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmech.errors import InputError
+from lmech.theory.dmft.two_layer import TwoLayerResult, dmft_two_layer
+
+__all__ = ["dmft_predict"]
+
+
+def dmft_predict(
+    X,
+    y,
+    *,
+    X_test=None,
+    y_test=None,
+    activation: str = "relu",
+    depth: int = 1,
+    gamma0: float = 1.0,
+    lr: float = 0.25,
+    steps: int = 100,
+    n_times: int = 21,
+    n_particles: int = 65536,
+    seed: int = 0,
+    tol: float | None = None,
+    progress_label: str | None = "DMFT two-layer",
+) -> TwoLayerResult:
+    """DMFT of full-batch gradient descent (learning rate ``lr``, ``steps`` steps) of a
+    mean-field / muP network f = (1/(gamma0 N)) sum_i a_i phi(w_i . x / sqrt(D)) on
+    (X, y), at infinite width; ``result.table()`` has t, train/test loss and alignment.
+
+    Only one hidden layer (``depth=1``) is solved; the time of step k is t = 2 lr k
+    (the engine's mean loss (1/P) sum (f - y)^2), on ``n_times`` grid points.
+    """
+    if depth != 1:
+        raise InputError(
+            f"dmft_predict solves two-layer networks (depth=1); got depth={depth!r}. The deep "
+            "Monte-Carlo fixed point is not available in this version"
+        )
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) != len(np.asarray(y)):
+        raise InputError(f"X must be (P, D) with one row per target; got {X.shape}")
+    Xall = X
+    if X_test is not None:
+        X_test = np.asarray(X_test, dtype=np.float64)
+        if X_test.ndim != 2 or X_test.shape[1] != X.shape[1]:
+            raise InputError(f"X_test must be (P_test, {X.shape[1]}); got {X_test.shape}")
+        Xall = np.vstack([X, X_test])
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a positive integer; got {steps!r}")
+    if not (isinstance(lr, int | float) and lr > 0):
+        raise InputError(f"lr must be a positive number; got {lr!r}")
+    n_times = max(2, min(int(n_times), steps + 1))
+    marks = np.unique(np.linspace(0, steps, n_times).round().astype(int))
+    sub = np.diff(marks)
+    if not (sub == sub[0]).all():  # equal intervals, so every grid step is one GD step
+        marks = np.arange(0, steps + 1, max(1, steps // (n_times - 1)))
+        sub = np.diff(marks)
+    return dmft_two_layer(
+        Xall @ Xall.T / X.shape[1], y, t_grid=2.0 * lr * marks, activation=activation,
+        gamma0=gamma0, y_test=y_test, n_particles=n_particles, seed=seed, scheme="euler",
+        substeps=int(sub[0]), tol=tol, progress_label=progress_label,
+    )  # fmt: skip

@@ -1,0 +1,106 @@
+"""Bad input to the DMFT solvers and laws: clear lmech.errors exceptions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmech.errors import ConfigError, ConvergenceError, InputError
+from lmech.theory.dmft import dmft_two_layer, lazy_prediction_variance
+
+
+def _ok():
+    g = np.random.default_rng(0)
+    X = g.standard_normal((10, 4))
+    return X @ X.T / 4, X[:8, 0]
+
+
+def test_negative_gamma0():
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="gamma_0"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], gamma0=-0.1, progress_label=None)
+
+
+@pytest.mark.parametrize("g", [float("nan"), float("inf"), True, "1"])
+def test_gamma0_not_a_number(g):
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="gamma_0"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], gamma0=g, progress_label=None)
+
+
+def test_non_psd_gram():
+    Kx, y = _ok()
+    bad = Kx - 2.0 * np.eye(10) * np.linalg.eigvalsh(Kx)[-1]
+    with pytest.raises(InputError, match="positive semi-definite"):
+        dmft_two_layer(bad, y, t_grid=[0, 1], progress_label=None)
+    with pytest.raises(InputError, match="positive semi-definite"):
+        lazy_prediction_variance(bad, y, t_grid=[0, 1])
+
+
+def test_asymmetric_or_nan_gram():
+    Kx, y = _ok()
+    a = Kx.copy()
+    a[0, 1] += 1.0
+    with pytest.raises(InputError, match="symmetric"):
+        dmft_two_layer(a, y, t_grid=[0, 1], progress_label=None)
+    a = Kx.copy()
+    a[0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        dmft_two_layer(a, y, t_grid=[0, 1], progress_label=None)
+
+
+@pytest.mark.parametrize("t", [[0, 1, 1, 2], [0, 2, 1], [1, 2], [0], [0, np.nan]])
+def test_time_grid_not_increasing(t):
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="time grid"):
+        dmft_two_layer(Kx, y, t_grid=t, progress_label=None)
+
+
+def test_too_few_samples_for_tolerance():
+    Kx, y = _ok()
+    # before the run: without the control variate, 50 particles cannot give 1e-3
+    with pytest.raises(InputError, match="at least .* particles"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], n_particles=50, tol=1e-3,
+                       control_variate=False, progress_label=None)  # fmt: skip
+    # after the run: the rich kernel's MC error with 200 particles exceeds 1e-3
+    with pytest.raises(ConvergenceError, match="at least .* particles"):
+        dmft_two_layer(Kx, y, t_grid=[0, 5], gamma0=2.0, n_particles=200, tol=1e-3,
+                       progress_label=None)  # fmt: skip
+    with pytest.raises(InputError, match="n_samples"):
+        lazy_prediction_variance(Kx, y, t_grid=[0, 1], n_samples=10)
+
+
+def test_shapes_and_options():
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="training targets"):
+        dmft_two_layer(Kx, np.ones(11), t_grid=[0, 1], progress_label=None)
+    with pytest.raises(InputError, match="y_test"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], y_test=np.ones(3), progress_label=None)
+    with pytest.raises(InputError, match="scheme"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], scheme="leapfrog", progress_label=None)
+    with pytest.raises(InputError, match="activation"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], activation="softsign", progress_label=None)
+    with pytest.raises(InputError, match="n_particles"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], n_particles=1, progress_label=None)
+
+
+def test_huge_request_refused_before_allocation():
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="memory"):
+        dmft_two_layer(Kx, y, t_grid=[0, 1], n_particles=10**13, progress_label=None)
+
+
+def test_diverging_step_is_a_convergence_error():
+    Kx, y = _ok()
+    with pytest.raises(ConvergenceError, match="diverged"):
+        dmft_two_layer(100 * Kx, 100 * y, t_grid=[0, 50, 100], gamma0=1.0, scheme="euler",
+                       n_particles=500, progress_label=None)  # fmt: skip
+
+
+def test_law_specs_refuse_bad_values():
+    from lmech.laws.dmft.two_layer_rich import Spec
+
+    with pytest.raises(ConfigError):
+        Spec(gamma0=-1.0)
+    with pytest.raises(ConfigError):
+        Spec(widths=(512, 256, 1024))

@@ -1,0 +1,47 @@
+"""The DMFT laws' statistics on synthetic tables with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lmech.laws.dmft import prediction_variance as pv
+from lmech.laws.dmft import two_layer_rich as rich
+
+
+def test_rich_exponent_recovers_planted_half_power():
+    g = np.random.default_rng(0)
+    steps = np.arange(0, 11)
+    pred = pd.DataFrame({"step": steps, "t": steps * 0.5, "train_loss": np.exp(-0.2 * steps),
+                         "test_loss": 0.5 + np.exp(-0.2 * steps), "alignment": 0.4,
+                         "lazy_train_loss": 2 * np.exp(-0.1 * steps),
+                         "lazy_test_loss": 0.8 + np.exp(-0.1 * steps), "lazy_alignment": 0.3,
+                         "kernel_stderr": 0.01})  # fmt: skip
+    rows = []
+    for N in (256, 1024, 4096, 16384):
+        for s in range(200):
+            e = g.standard_normal(2) * 0.8 / np.sqrt(N)
+            for k in steps:
+                p = pred.iloc[k]
+                rows.append(
+                    (N, s, k, p.t, p.train_loss * (1 + e[0]), p.test_loss * (1 + e[1]), 0.4)
+                )
+    meas = pd.DataFrame(rows, columns=list(rich.EXPERIMENT_COLUMNS))
+    ev = rich.evaluate(pred, meas)
+    assert ev.values["width_exponent_error"] < 0.03  # slope -0.5 planted
+    assert ev.values["widest_rel_err"] < 0.01
+    assert ev.values["lazy_null_rel_err"] > 0.3
+
+
+def test_variance_ratio_and_exponent_from_planted_gaussians():
+    g = np.random.default_rng(1)
+    C = np.array([0.5, 1.0, 2.0])
+    pred = pd.DataFrame(
+        {"point": [10, 11, 12], "mean": 0.0, "prefactor": C, "prefactor_stderr": 0.0}
+    )
+    rows = []
+    for N in (100, 400, 1600):
+        f = g.standard_normal((4000, 3)) * np.sqrt(C / N)
+        rows += [(N, s, 10 + j, f[s, j]) for s in range(4000) for j in range(3)]
+    ev = pv.evaluate(pred, pd.DataFrame(rows, columns=list(pv.EXPERIMENT_COLUMNS)))
+    assert ev.values["exponent_error"] < 0.05 and ev.values["prefactor_rel_err"] < 0.05
