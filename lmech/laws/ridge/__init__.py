@@ -1,0 +1,1 @@
+"""High-dimensional ridge and random-feature regression: deterministic equivalents, double descent, GCV."""
