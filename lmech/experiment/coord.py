@@ -22,7 +22,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,26 @@ from lmech.experiment.ensemble import Ensemble, check_learning_rates, train
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 
-__all__ = ["coord_check", "coord_slopes", "coord_figure", "layer_order"]
+__all__ = [
+    "coord_check",
+    "coord_check_model",
+    "coord_slopes",
+    "coord_verdict",
+    "coord_figure",
+    "layer_order",
+]
 
 
-def coord_check(
+def coord_check(spec, *args, **kwargs) -> pd.DataFrame:
+    """The coordinate-check table: of an :class:`MLPSpec` (``coord_check(spec, param,
+    widths, X, y, lr=...)``, :func:`coord_check_mlp`) or of any model
+    (``coord_check(model_fn, widths, data, ...)``, :func:`coord_check_model`)."""
+    if isinstance(spec, MLPSpec):
+        return coord_check_mlp(spec, *args, **kwargs)
+    return coord_check_model(spec, *args, **kwargs)
+
+
+def coord_check_mlp(
     spec: MLPSpec,
     param: Parameterization,
     widths: Sequence[int],
@@ -125,7 +141,14 @@ def coord_slopes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def layer_order(layers) -> list[str]:
-    """Layer names in network order: ``input``, ``hidden.0``, ``hidden.1``, ..., ``output``."""
+    """Layer names in network order: ``input``, ``hidden.0``, ..., ``output`` for MLP
+    tables; any other names keep their order of first appearance."""
+    names = list(dict.fromkeys(layers))
+    mlp = all(
+        n in ("input", "output") or (n.startswith("hidden.") and n[7:].isdigit()) for n in names
+    )
+    if not mlp:
+        return names
 
     def key(name: str):
         if name == "input":
@@ -134,7 +157,141 @@ def layer_order(layers) -> list[str]:
             return 10**9
         return int(name.split(".")[1])
 
-    return sorted(set(layers), key=key)
+    return sorted(set(names), key=key)
+
+
+def _default_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if y.is_floating_point():
+        return torch.nn.functional.mse_loss(out.reshape(y.shape), y)
+    return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+
+def coord_check_model(
+    model_fn: Callable[[int, int], torch.nn.Module],
+    widths: Sequence[int],
+    data: tuple[torch.Tensor, torch.Tensor],
+    *,
+    optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
+    steps: int = 3,
+    seeds: Sequence[int] = (0, 1, 2),
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    modules: Sequence[str] | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """Coordinate check of any torch model (TP-V Sec. 4 and App. D.1).
+
+    For each width and seed, ``model_fn(width, seed)`` builds the (already
+    parameterized) model; forward hooks record every named module's output (the first
+    tensor of a tuple output; a module called several times records its last call) on
+    the fixed batch ``data = (x, y)`` at initialization (t = 0) and after each of
+    ``steps`` optimizer steps on that batch.
+
+    Args:
+        model_fn: (width, seed) -> model.
+        widths: >= 2 distinct positive widths.
+        data: the batch (inputs, targets); targets of integer dtype mean cross-entropy
+            over the last output dimension, float targets MSE (or give ``loss_fn``).
+        optimizer: model -> torch optimizer (e.g. ``lambda m: lmech.nn.mup.optimizer(m,
+            "adam", lr=1e-2)``).
+        modules: module names to record (default: every module but the root).
+
+    Returns:
+        Columns ``width, seed, step, layer, rms_update, rms_init, l1_update``: rms and
+        mean |.| of h_t - h_0, and rms(h_0), for t = 1..steps.
+
+    Raises:
+        InputError: bad widths or steps, data not a pair of tensors, a module name that
+            does not exist, a non-finite loss.
+    """
+    widths = [int(w) for w in widths]
+    if len(set(widths)) < 2 or min(widths) < 1:
+        raise InputError(f"coord_check needs >= 2 distinct positive widths; got {widths}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a positive integer; got {steps!r}")
+    if not (
+        isinstance(data, tuple | list)
+        and len(data) == 2
+        and all(isinstance(t, torch.Tensor) for t in data)
+    ):
+        raise InputError("data must be a pair (inputs, targets) of tensors")
+    if not callable(model_fn) or not callable(optimizer):
+        raise InputError(
+            "model_fn and optimizer must be callables: (width, seed) -> model, model -> optimizer"
+        )
+    loss_fn = loss_fn or _default_loss
+    x, y = (t.to(device) for t in data)
+    rows = []
+    for width in widths:
+        for seed in seeds:
+            model = model_fn(width, seed)
+            if not isinstance(model, torch.nn.Module):
+                raise InputError(f"model_fn returned {type(model).__name__}, not a torch.nn.Module")
+            model = model.to(device)
+            named = dict(model.named_modules())
+            names = [n for n in named if n] if modules is None else list(modules)
+            missing = [n for n in names if n not in named]
+            if missing:
+                raise InputError(
+                    f"modules {missing} are not modules of the model; some names: {list(named)[1:6]}"
+                )
+            rec: dict[str, torch.Tensor] = {}
+
+            def hook(mod, args, out, name, rec=rec):
+                out = out[0] if isinstance(out, tuple) else out
+                if isinstance(out, torch.Tensor) and out.is_floating_point():
+                    rec[name] = out.detach().to(torch.float64)
+
+            handles = [
+                named[n].register_forward_hook(lambda m, a, o, n=n: hook(m, a, o, n)) for n in names
+            ]
+            opt = optimizer(model)
+            try:
+                with torch.no_grad():
+                    model(x)
+                h0 = dict(rec)
+                for t in range(1, steps + 1):
+                    opt.zero_grad()
+                    loss = loss_fn(model(x), y)
+                    if not torch.isfinite(loss):
+                        raise InputError(
+                            f"loss is {loss.item()} at step {t}, width {width}; lower the lr"
+                        )
+                    loss.backward()
+                    opt.step()
+                    with torch.no_grad():
+                        model(x)
+                    for n, h in h0.items():
+                        d = rec[n] - h
+                        rows.append(
+                            (width, seed, t, n, d.pow(2).mean().sqrt().item(),
+                             h.pow(2).mean().sqrt().item(), d.abs().mean().item())
+                        )  # fmt: skip
+            finally:
+                for hd in handles:
+                    hd.remove()
+    return pd.DataFrame(
+        rows, columns=["width", "seed", "step", "layer", "rms_update", "rms_init", "l1_update"]
+    )
+
+
+def coord_verdict(
+    table: pd.DataFrame, expected: float | dict[str, float] = 0.0, tol: float = 0.15
+) -> pd.DataFrame:
+    """Per layer: the worst |slope - expected| over steps and whether it is <= ``tol``.
+
+    ``expected`` is one slope for every layer or layer -> slope (layers missing from the
+    dict are not judged). Returns columns ``layer, max_dev, slopes, ok``.
+    """
+    s = coord_slopes(table)
+    rows = []
+    for layer in layer_order(table["layer"]):
+        e = expected.get(layer) if isinstance(expected, dict) else expected
+        if e is None:
+            continue
+        g = s[s["layer"] == layer].sort_values("step")
+        dev = float((g["slope"] - e).abs().max())
+        rows.append((layer, dev, tuple(round(v, 3) for v in g["slope"]), bool(dev <= tol)))
+    return pd.DataFrame(rows, columns=["layer", "max_dev", "slopes", "ok"])
 
 
 def coord_figure(table: pd.DataFrame, title: str = "coordinate check") -> Figure:

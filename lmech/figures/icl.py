@@ -1,0 +1,259 @@
+"""Figures of in-context regression by linear attention: theory lines over measurements.
+
+Each function reads the tidy tables of an ``icl-*`` law (or tables of the same columns a
+user builds) and returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "asymptotics_figure",
+    "double_descent_figure",
+    "task_gap_figure",
+    "alignment_figure",
+    "alignment_law_figure",
+    "depth_figure",
+    "depth_law_figure",
+    "transformer_peak_figure",
+]
+
+
+def asymptotics_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Finite-d error against 1/d per point, with the d -> infinity theory at 1/d = 0."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for i, (_, row) in enumerate(pred.iterrows()):
+        color = plt.cm.tab10(i % 10)
+        sub = meas[meas["point"] == row["point"]]
+        g = sub.groupby("d")[f"{row['kind']}_error"]
+        d = np.array(sorted(sub["d"].unique()), dtype=float)
+        ax.errorbar(
+            1 / d,
+            g.mean().loc[d],
+            yerr=g.sem().fillna(0).loc[d],
+            fmt="o",
+            color=color,
+            ms=4,
+            label=f"{row['kind']} a={row['alpha']:g} k={row['kappa']:g} t={row['tau']:g}",
+        )
+        ax.plot([0], [row["error"]], "*", color=color, ms=10)
+        if len(d) > 1:
+            c = np.polyfit(1 / d, g.mean().loc[d], 1)
+            xs = np.linspace(0, 1 / d.min(), 20)
+            ax.plot(xs, np.polyval(c, xs), "--", color=color, lw=0.8)
+    ax.set(xlabel="1/d", ylabel="test error", xlim=(-0.003, None))
+    ax.set_title("Linear attention: finite d vs asymptotic theory (stars)", fontsize=10)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def double_descent_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """ICL error against tau, one colour per ridge: theory lines, finite-d means (points)."""
+    from lmech.theory.icl import icl_error
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    alpha, rho = float(pred["alpha"].iloc[0]), float(pred["rho"].iloc[0])
+    kappa = float(pred["kappa"].iloc[0])
+    ts = np.geomspace(pred["tau"].min() * 0.8, pred["tau"].max() * 1.2, 300)
+    top = meas[meas["d"] == meas["d"].max()]
+    for i, lam in enumerate(sorted(pred["ridge"].unique())):
+        color = plt.cm.viridis(i / max(1, pred["ridge"].nunique() - 1))
+        ax.plot(
+            ts,
+            icl_error(alpha, kappa, ts, rho, lam),
+            "-",
+            color=color,
+            lw=1,
+            label=f"theory lambda={lam:g}",
+        )
+        m = top[np.isclose(top["ridge"], lam)].groupby("tau")["icl_error"]
+        ax.errorbar(
+            m.mean().index,
+            m.mean(),
+            yerr=m.sem().fillna(0),
+            fmt="o",
+            color=color,
+            ms=4,
+            label=f"d={int(top['d'].iloc[0])}",
+        )
+    ax.axvline(1.0, color="gray", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="tau = n / d^2", ylabel="ICL error")
+    ax.set_title(
+        f"Double descent in tau (alpha={alpha:g}, kappa={kappa:g}, rho={rho:g})", fontsize=10
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def task_gap_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """g_task = e_ICL - e_IDG against log kappa: theory, linear attention per d, dMMSE."""
+    from lmech.theory.icl import icl_curve
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    a, t, r = (float(pred[c].iloc[0]) for c in ("alpha", "tau", "rho"))
+    ks = np.geomspace(pred["kappa"].min() * 0.8, pred["kappa"].max() * 1.2, 200)
+    ax.plot(ks, icl_curve(a, ks, t, r)["task_gap"], "k-", lw=1, label="theory (d = inf)")
+    la = meas[meas.get("model", "linear_attention") == "linear_attention"]
+    for i, (d, g) in enumerate(la.groupby("d")):
+        gap = (g["icl_error"] - g["idg_error"]).groupby(g["kappa"])
+        ax.errorbar(
+            gap.mean().index,
+            gap.mean(),
+            yerr=gap.sem().fillna(0),
+            fmt="o",
+            ms=4,
+            color=plt.cm.viridis(i / max(1, la["d"].nunique() - 1)),
+            label=f"linear attention d={d}",
+        )
+    if "model" in meas:
+        dm = meas[meas["model"] == "dmmse"]
+        ax.plot(
+            dm["kappa"], dm["icl_error"] - dm["idg_error"], "s--", color="C3", ms=4, label="dMMSE"
+        )
+    ax.axvline(1.0, color="gray", ls=":", lw=1)
+    ax.set(xscale="log", xlabel="kappa = k / d", ylabel="g_task = e_ICL - e_IDG")
+    ax.set_title(f"Memorization to ICL (alpha={a:g}, tau={t:g}, rho={r:g})", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def alignment_figure(train_spectrum, tests: dict, alpha, tau, rho, kappas=None):
+    """Theory: ICL error against kappa for several test covariances (the alignment trade-off).
+
+    ``tests`` maps a label to a test spectrum (same basis as ``train_spectrum``); e.g. a
+    spike on the top pretraining direction gets worse with kappa while an isotropic test
+    improves (Letey et al. 2025).
+    """
+    from lmech.theory.icl import aligned_icl_error
+
+    kappas = np.geomspace(0.1, 16, 25) if kappas is None else np.asarray(kappas)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, spec in tests.items():
+        e = [aligned_icl_error(train_spectrum, spec, alpha, k, tau, rho) for k in kappas]
+        ax.plot(kappas, e, "-o", ms=3, label=label)
+    ax.axvline(1.0, color="gray", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="kappa = k / d", ylabel="ICL error (theory)")
+    ax.set_title(f"Pretrain-test alignment (alpha={alpha:g}, tau={tau:g})", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def depth_figure(alphas=(0.5, 1, 2, 8), depths=(1, 2, 4, 8, 16, 64), noise=0.1):
+    """Theory: optimal-gamma error of deep linear attention against depth, ISO data."""
+    from lmech.theory.icl import bayes_iso_error, deep_iso_optimal
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for i, a in enumerate(alphas):
+        color = plt.cm.viridis(i / max(1, len(alphas) - 1))
+        ax.plot(
+            depths,
+            [deep_iso_optimal(L, a, noise)[1] for L in depths],
+            "-o",
+            ms=3,
+            color=color,
+            label=f"alpha={a:g}",
+        )
+        ax.axhline(bayes_iso_error(a, noise), color=color, ls=":", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlabel="depth L", ylabel="ICL error (theory, best gamma)")
+    ax.set_title("Deep linear attention, ISO (dotted: Bayes)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def alignment_law_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """ICL error per test covariance: theory (lines), finite-d means (points), per kappa."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    tests = list(dict.fromkeys(pred["test"]))
+    x = np.arange(len(tests))
+    for i, (k, grp) in enumerate(pred.groupby("kappa")):
+        color = plt.cm.tab10(i)
+        ax.plot(
+            x,
+            grp.set_index("test").loc[tests, "icl_error"],
+            "-",
+            color=color,
+            label=f"theory kappa={k:g}",
+        )
+        ax.axhline(grp["isotropic_null"].iloc[0], color=color, ls=":", lw=0.8)
+        m = meas[np.isclose(meas["kappa"], k)]
+        for j, (d, g) in enumerate(m.groupby("d")):
+            mean = g.groupby("test")["icl_error"].mean().loc[tests]
+            ax.plot(
+                x + 0.06 * (j - 1),
+                mean,
+                "o",
+                color=color,
+                ms=3 + j,
+                alpha=0.4 + 0.6 * j / max(1, m["d"].nunique() - 1),
+                label=f"d={d}" if i == 0 else None,
+            )
+    ax.set_xticks(x, tests)
+    ax.set(ylabel="ICL error")
+    ax.set_title("Pretrain-test alignment (dotted: alignment-blind Result 1)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def depth_law_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Best-gamma error against depth: ISO per alpha (left), RRS at long context (right)."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
+    pi, mi = pred[pred["setting"] == "iso"], meas[meas["setting"] == "iso"]
+    for i, a in enumerate(sorted(pi["alpha"].unique())):
+        color = plt.cm.viridis(i / max(1, pi["alpha"].nunique() - 1))
+        t, m = pi[pi["alpha"] == a], mi[np.isclose(mi["alpha"], a)]
+        ax.plot(t["depth"], t["loss"], "-", color=color, label=f"theory alpha={a:g}")
+        ax.plot(m["depth"], m["loss"], "o", color=color, ms=4)
+    ax.set(xscale="log", yscale="log", xlabel="depth L", ylabel="best-gamma ICL error")
+    ax.set_title("ISO: depth helps at short context", fontsize=10)
+    ax.legend(fontsize=7)
+    pr, mr = pred[pred["setting"] == "rrs"], meas[meas["setting"] == "rrs"]
+    bx.plot(pr["depth"], pr["loss"], "k-", label="theory, infinite context")
+    if len(mr):
+        bx.plot(
+            mr["depth"], mr["loss"], "o", ms=4, label=f"simulation alpha={mr['alpha'].iloc[0]:g}"
+        )
+    expo = float(pred["rrs_exponent"].iloc[0])
+    L = pr["depth"].to_numpy(dtype=float)
+    bx.plot(
+        L,
+        pr["loss"].iloc[-1] * (L / L[-1]) ** -expo,
+        ":",
+        color="gray",
+        label=f"L^-{expo:.2f} (long-spectrum exponent)",
+    )
+    bx.set(xscale="log", yscale="log", xlabel="depth L", ylabel="excess error")
+    bx.set_title("RRS: depth helps at long context", fontsize=10)
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def transformer_peak_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Test error against tau: linear-attention theory and simulation, softmax Transformer."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.plot(pred["tau"], pred["linear_icl_error"], "k-", lw=1, label="linear attention, theory")
+    for model, style in (("linear_attention", "o"), ("transformer", "s--")):
+        m = meas[meas["model"] == model].groupby("tau")["test_error"]
+        ax.errorbar(
+            m.mean().index,
+            m.mean(),
+            yerr=m.sem().fillna(0),
+            fmt=style,
+            ms=4,
+            label=model.replace("_", " "),
+        )
+    ax.axvline(1.0, color="gray", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="tau = n / d^2", ylabel="test error")
+    ax.set_title("Interpolation peaks: linear attention vs softmax Transformer", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,119 @@
+"""Simulators of lmech.experiment.icl against direct numpy solves and exact identities."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lmech.experiment.icl import (
+    context_features,
+    dmmse_errors,
+    fit_gamma,
+    sample_contexts,
+    sample_tasks,
+)
+from lmech.seeding import torch_generator
+
+
+@pytest.mark.parametrize("n", [40, 120])  # dual (n < d(d+1) = 72) and primal
+def test_fit_gamma_equals_numpy_ridge_solve(n):
+    d, ell, rho, lam = 8, 16, 0.1, 0.05
+    got = fit_gamma(None, d, n, ell, rho, [lam, 1.0], torch_generator(0, "fit"))
+    gen = torch_generator(0, "fit")  # replay the same draws
+    tasks = sample_tasks(n, d, gen)
+    h, xq, yq = sample_contexts(tasks, ell, rho, gen)
+    F, y = context_features(h, xq).numpy(), yq.numpy()
+    for r, g in zip([lam, 1.0], got, strict=True):
+        v = np.linalg.solve(F.T @ F + (n / d) * r * np.eye(d * (d + 1)), F.T @ y)
+        np.testing.assert_allclose(g.ravel(), v, rtol=1e-7, atol=1e-9)
+
+
+def test_sphere_tasks_and_features():
+    w = sample_tasks(5000, 6, torch_generator(1))
+    np.testing.assert_allclose(w.norm(dim=1) ** 2, 6.0, rtol=1e-12)
+    # E[w w^T] = I within Monte-Carlo error (5000 draws: SE ~ 0.02)
+    np.testing.assert_allclose((w.T @ w / len(w)).numpy(), np.eye(6), atol=0.08)
+    h, xq, _ = sample_contexts(w[:3], 10, 0.1, torch_generator(2))
+    F = context_features(h, xq)
+    assert torch.allclose(F[1].reshape(6, 7), torch.outer(xq[1], h[1]))
+
+
+def test_dmmse_single_task_pool_is_exact():
+    # with one task in the pool the posterior mean is that task: IDG error = rho exactly
+    pool = sample_tasks(1, 5, torch_generator(3))
+    icl_e, idg_e, _, _ = dmmse_errors(pool, 20, 0.1, 200, torch_generator(4))
+    assert idg_e == pytest.approx(0.1, abs=1e-12)
+    # and a fresh task is predicted by the wrong one: |w - w0|^2/d + rho = 2 + rho on average
+    assert icl_e == pytest.approx(2.1, abs=4 * math.sqrt(2 / 200) + 0.05)
+
+
+def test_deep_attention_losses_match_explicit_gd_iterations():
+    # independent: run L explicit preconditioned GD steps on each context and average
+    from lmech.experiment.icl import deep_linear_attention_losses
+
+    D, alpha, L, noise, m = 6, 2.0, 3, 0.2, 50
+    lam = np.linspace(0.5, 1.5, D)
+    gammas = [0.4, 0.9]
+    got = deep_linear_attention_losses(
+        L, alpha, D, gammas, noise, m, torch_generator(5), spectrum=lam
+    )
+    gen = torch_generator(5)  # replay the draws of the one chunk
+    P = round(alpha * D)
+    G = torch.randn(m, P, D, generator=gen, dtype=torch.float64).numpy()
+    w = torch.randn(m, D, generator=gen, dtype=torch.float64).numpy() / math.sqrt(D)
+    eps = torch.randn(m, P, generator=gen, dtype=torch.float64).numpy()
+    for gamma, g in zip(gammas, got, strict=True):
+        losses = []
+        for i in range(m):
+            X = G[i] * np.sqrt(lam)
+            y = X @ w[i] + math.sqrt(noise) * eps[i]
+            wh = np.zeros(D)
+            for _ in range(L):
+                wh = wh + (gamma / L) * X.T @ (y - X @ wh) / P
+            r = w[i] - wh
+            losses.append(r @ (lam * r) + noise)
+        assert g == pytest.approx(np.mean(losses), rel=1e-9)
+
+
+def test_transformer_is_permutation_invariant_and_fits_its_data():
+    from lmech.experiment.icl import train_transformer_icl
+    from lmech.nn.attention import ICLTransformer
+
+    torch.manual_seed(0)
+    model = ICLTransformer(4, 8, layers=2, mlp=True).double()
+    z = torch.randn(3, 7, 5, dtype=torch.float64)
+    perm = torch.cat([torch.randperm(6), torch.tensor([6])])  # shuffle context, keep query last
+    assert torch.allclose(model(z), model(z[:, perm]), atol=1e-12)
+    state = torch.random.get_rng_state()
+    a = train_transformer_icl(
+        4,
+        1.0,
+        0.5,
+        0.01,
+        width=8,
+        layers=1,
+        mlp=False,
+        steps=300,
+        lr=1e-2,
+        test_contexts=200,
+        seed=0,
+    )
+    assert torch.equal(state, torch.random.get_rng_state())  # init keyed, global RNG untouched
+    assert a == train_transformer_icl(
+        4,
+        1.0,
+        0.5,
+        0.01,
+        width=8,
+        layers=1,
+        mlp=False,
+        steps=300,
+        lr=1e-2,
+        test_contexts=200,
+        seed=0,
+    )
+    # 8 sequences, ~600 parameters: it interpolates (the null "predict 0" has MSE 1 + rho)
+    assert a[0] < 0.05

@@ -1,0 +1,74 @@
+"""Bad input to the icl theory and simulators: clear lmech.errors, never NaN or a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmech.errors import InputError
+from lmech.experiment.icl import pretrained_gamma, sample_tasks
+from lmech.seeding import torch_generator
+from lmech.theory import icl
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"alpha": 0.0}, "alpha"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"kappa": 0.0}, "kappa"),
+        ({"kappa": -2.0}, "kappa"),
+        ({"tau": 0.0}, "tau"),
+        ({"tau": -0.5}, "tau"),
+        ({"rho": -0.1}, "rho"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"ridge": -1.0}, "ridge"),
+        ({"kappa": -np.inf}, "kappa"),
+    ],
+)
+def test_asymptotic_errors_refuse_bad_parameters(kwargs, word):
+    args = {"alpha": 2.0, "kappa": 2.0, "tau": 2.0, "rho": 0.1, **kwargs}
+    with pytest.raises(InputError, match=word):
+        icl.icl_error(**args)
+    if "ridge" not in kwargs:
+        with pytest.raises(InputError, match=word):
+            icl.idg_error(**args)
+
+
+def test_non_psd_or_bad_test_covariance():
+    d = 4
+    bad = np.diag([1.0, 1.0, 1.0, -0.5])
+    with pytest.raises(InputError, match="positive semi-definite"):
+        icl.aligned_icl_error(np.eye(d), bad, 2, 2, 2, 0.1)
+    with pytest.raises(InputError, match="symmetric"):
+        icl.aligned_icl_error(np.eye(d), np.triu(np.ones((d, d))), 2, 2, 2, 0.1)
+    with pytest.raises(InputError, match=">= 0"):
+        icl.alignment_measure(np.ones(d), -np.ones(d), 2, 2, 2, 0.1)
+    with pytest.raises(InputError, match="same shape"):
+        icl.aligned_icl_error(np.eye(d), np.eye(d + 1), 2, 2, 2, 0.1)
+    with pytest.raises(InputError, match="positive semi-definite"):
+        icl.gamma_error_gaussian(np.zeros((d, d + 1)), 2, 0.1, bad)
+    with pytest.raises(InputError, match="tau = 1"):
+        icl.aligned_icl_error(np.eye(d), np.eye(d), 2, 2, 1.0, 0.1)
+
+
+def test_dimension_below_two_is_refused():
+    with pytest.raises(InputError, match="d must be"):
+        icl.gamma_error(np.zeros((1, 2)), 2.0, 0.1)
+    with pytest.raises(InputError, match="d must be"):
+        icl.aligned_icl_error(np.ones(1), np.ones(1), 2, 2, 2, 0.1)
+    with pytest.raises(InputError, match="d must be"):
+        sample_tasks(3, 1, torch_generator(0))
+    with pytest.raises(InputError, match="d must be"):
+        pretrained_gamma(1, 2.0, 2.0, 2.0, 0.1, 1e-6, 0)
+    with pytest.raises(InputError, match=r"\(d, d\+1\)"):
+        icl.gamma_error(np.zeros((3, 3)), 2.0, 0.1)
+
+
+def test_threshold_is_infinite_not_nan_and_huge_sizes_are_refused(monkeypatch):
+    assert np.isinf(icl.icl_error(2.0, 2.0, 1.0, 0.1))
+    assert np.isinf(icl.idg_error(2.0, 2.0, 1.0, 0.1))
+    assert np.isfinite(icl.icl_error(2.0, 2.0, 1.0, 0.1, 0.1))
+    monkeypatch.setenv("LMECH_MEMORY_LIMIT_GB", "0.01")
+    with pytest.raises(InputError, match="memory"):
+        pretrained_gamma(64, 2.0, 2.0, 2.0, 0.1, 1e-6, 0)

@@ -1,0 +1,32 @@
+"""The theory-only icl figures plot the theory's numbers (checked line by line)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lmech.figures import icl as figs  # noqa: E402
+from lmech.theory.icl import aligned_icl_error, deep_iso_optimal  # noqa: E402
+
+
+def test_alignment_figure_lines_are_the_formula():
+    d = 40
+    train = np.r_[np.full(20, 1.6), np.full(20, 0.4)]
+    fig = figs.alignment_figure(train, {"iso": np.ones(d)}, 2.0, 2.0, 0.1, kappas=[0.5, 2.0])
+    y = fig.axes[0].lines[0].get_ydata()
+    assert y[1] == pytest.approx(aligned_icl_error(train, np.ones(d), 2.0, 2.0, 2.0, 0.1))
+
+
+def test_depth_figure_lines_are_the_optimum():
+    fig = figs.depth_figure(alphas=(1.0,), depths=(1, 4), noise=0.1)
+    y = fig.axes[0].lines[0].get_ydata()
+    # independent of the golden-section search: a dense scan over gamma
+    from lmech.theory.icl import deep_iso_error
+
+    scan = deep_iso_error(np.linspace(0.01, 1.0, 2000), 1, 1.0, 0.1).min()
+    assert y[0] == pytest.approx(scan, rel=1e-5)
+    assert y[1] == pytest.approx(deep_iso_optimal(4, 1.0, 0.1)[1])

@@ -1,0 +1,154 @@
+"""lmech.theory.icl against independent computations: limits, Monte Carlo, random matrices."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lmech.experiment.icl import sample_contexts, sample_tasks
+from lmech.seeding import rng, torch_generator
+from lmech.theory import icl
+
+
+def test_large_alpha_tau_limit_values():
+    # Lu et al. Result 1 at alpha = tau = 1e4, rho = 0.01: the kappa = 1 kink
+    got = icl.icl_error(1e4, [0.25, 0.5, 0.9, 1.1, 2.0], 1e4, 0.01)
+    np.testing.assert_allclose(got, [0.7675, 0.5150, 0.1111, 0.0101, 0.0101], atol=6e-5)
+    # independent: the limit is rho + max(0, 1 - kappa) (only the pool's span is learned)
+    np.testing.assert_allclose(
+        got, 0.01 + np.maximum(0, 1 - np.array([0.25, 0.5, 0.9, 1.1, 2])), atol=8e-3
+    )
+    np.testing.assert_allclose(icl.idg_error(1e4, [0.25, 2.0], 1e4, 0.01), 0.01, atol=2e-3)
+
+
+def test_double_descent_values_alpha_10_kappa_inf():
+    taus = [0.2, 0.5, 0.85, 0.95, 1.05, 1.15, 1.5, 2, 5, 20]
+    ref = [0.854, 0.658, 0.814, 2.08, 2.14, 0.780, 0.305, 0.203, 0.127, 0.107]
+    np.testing.assert_allclose(icl.icl_error(10, np.inf, taus, 0.01), ref, rtol=3e-3)
+    assert math.isinf(icl.icl_error(10, np.inf, 1.0, 0.01))
+
+
+def test_infinite_tau_kappa_is_optimal_one_step_estimator():
+    # independent derivation: yhat = c x.(d/ell) sum y_i x_i, error 1 + rho - 2c + c^2 (1 + x)
+    # minimized at c = 1/(1 + x), x = (1 + rho)/alpha
+    for a, r in [(1.0, 0.1), (4.0, 0.5), (10.0, 0.01)]:
+        x = (1 + r) / a
+        assert icl.icl_error(a, np.inf, 1e7, r) == pytest.approx(r + x / (1 + x), rel=1e-5)
+
+
+def test_mp_resolvent_matches_wishart_eigenvalues_and_derivative():
+    d, kappa, x = 1000, 0.7, 0.3
+    w = rng(0, "mp").standard_normal((round(kappa * d), d))
+    ev = np.linalg.eigvalsh(w.T @ w / len(w))
+    assert icl.mp_resolvent(x, kappa) == pytest.approx(np.mean(1 / (ev + x)), rel=1e-2)
+    h = 1e-5
+    fd = (icl.mp_resolvent(x + h, kappa) - icl.mp_resolvent(x - h, kappa)) / (2 * h)
+    assert icl.mp_resolvent_derivative(x, kappa) == pytest.approx(fd, rel=1e-7)
+
+
+def test_ridge_to_zero_reproduces_ridgeless_both_sides_of_threshold():
+    taus = np.array([0.3, 0.7, 0.9, 1.15, 1.5, 3.0])
+    for kappa in (0.5, 2.0, np.inf):
+        a = icl.icl_error(10, kappa, taus, 0.01, 1e-9)
+        b = icl.icl_error(10, kappa, taus, 0.01)
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    # the spurious branch of a "smallest positive root" gives 0.654 here (ridgeless 2.775)
+    assert icl.icl_error(10, 0.5, 1.15, 0.01, 1e-8) == pytest.approx(2.7748, rel=1e-4)
+
+
+def test_alignment_formula_reduces_to_result_one_for_identity():
+    d = 50
+    for p in [(2, 2, 2, 0.1), (2, 2, 0.5, 0.1), (4, 1.5, 3, 0.25), (1, 0.5, 0.3, 0.01)]:
+        got = icl.aligned_icl_error(np.ones(d), np.ones(d), *p)
+        assert got == pytest.approx(icl.icl_error(*p), rel=1e-6)
+
+
+def test_deterministic_zeta_matches_sample_resolvent():
+    d, kappa, nu = 400, 0.6, 0.2
+    lam = 1 / np.arange(1, d + 1)
+    lam *= d / lam.sum()
+    w = rng(1, "zeta").standard_normal((round(kappa * d), d)) * np.sqrt(lam)
+    C_hat = w.T @ w / len(w)
+    sample = np.trace(np.linalg.inv(C_hat + nu * np.eye(d))) / d
+    zeta = icl.deterministic_zeta(lam, kappa, nu)
+    assert np.mean(1 / (zeta * lam + nu)) == pytest.approx(sample, rel=2e-2)
+    # identity covariance: the closed form M_kappa
+    z1 = icl.deterministic_zeta(np.ones(d), 0.2, 0.3)
+    assert 1 / (z1 + 0.3) == pytest.approx(float(icl.mp_resolvent(0.3, 0.2)), rel=1e-10)
+
+
+def test_alignment_top_spike_tradeoff():
+    # more task diversity hurts a test aligned with the top pretraining direction
+    # (C_train ~ diag(1/i), trace d, d = 400, alpha = tau = 2, rho = 0.01; Letey et al.)
+    d = 400
+    lam = 1 / np.arange(1, d + 1)
+    lam *= d / lam.sum()
+    spike = np.zeros(d)
+    spike[0] = d
+    e = [icl.aligned_icl_error(lam, spike, 2, k, 2, 0.01) for k in (0.1, 1.0, 16.0)]
+    iso = [icl.aligned_icl_error(lam, np.ones(d), 2, k, 2, 0.01) for k in (0.1, 1.0, 16.0)]
+    assert e[0] < e[1] < e[2] and iso[0] > iso[1] > iso[2]
+    np.testing.assert_allclose(e, [0.196, 0.243, 0.259], atol=1e-3)
+    # the alignment measure orders the tests: isotropic test power is less aligned
+    iso_a = icl.alignment_measure(lam, np.ones(d), 2, 1, 2, 0.01)
+    assert iso_a > icl.alignment_measure(lam, lam, 2, 1, 2, 0.01)
+
+
+def _mc_error(gamma, alpha, rho, tasks, seed):
+    d = gamma.shape[0]
+    h, xq, yq = sample_contexts(tasks, round(alpha * d), rho, torch_generator(seed, "mc"))
+    pred = torch.einsum("ni,ij,nj->n", xq, torch.as_tensor(gamma), h)
+    err = (yq - pred) ** 2
+    return float(err.mean()), float(err.std() / math.sqrt(len(err)))
+
+
+def test_gamma_error_matches_monte_carlo_sphere_and_gaussian():
+    d, alpha, rho = 6, 2.0, 0.2
+    g = 0.3 * rng(2, "gamma").standard_normal((d, d + 1)) + np.hstack(
+        [np.eye(d) / 2, np.zeros((d, 1))]
+    )
+    tasks = sample_tasks(100_000, d, torch_generator(0, "tasks"))
+    mc, se = _mc_error(g, alpha, rho, tasks, 0)
+    assert abs(icl.gamma_error(g, alpha, rho) - mc) < 4 * se
+    C = np.diag(np.linspace(0.3, 2.0, d))
+    tasks = sample_tasks(100_000, d, torch_generator(0, "gt"), sphere=False, covariance=C)
+    mc, se = _mc_error(g, alpha, rho, tasks, 1)
+    assert abs(icl.gamma_error_gaussian(g, alpha, rho, C) - mc) < 4 * se
+    # IDG form: a pool of 3 tasks
+    pool = sample_tasks(3, d, torch_generator(0, "pool"))
+    idx = torch.randint(3, (100_000,), generator=torch_generator(0, "idx"))
+    mc, se = _mc_error(g, alpha, rho, pool[idx], 2)
+    P = pool.numpy()
+    exact = icl.gamma_error(g, alpha, rho, task_mean=P.mean(0), task_second_moment=P.T @ P / 3)
+    assert abs(exact - mc) < 4 * se
+
+
+def test_deep_iso_integral_matches_wishart_and_bayes_bound():
+    D, alpha, s2 = 600, 2.0, 0.1
+    X = rng(3, "wishart").standard_normal((round(alpha * D), D))
+    ev = np.linalg.eigvalsh(X.T @ X / len(X))
+    for gamma, L in [(0.8, 1), (1.5, 4)]:
+        p = (1 - gamma * ev / L) ** L
+        direct = s2 + np.mean(p * p) + s2 / alpha * np.mean((1 - p) ** 2 / ev)
+        assert icl.deep_iso_error(gamma, L, alpha, s2) == pytest.approx(direct, rel=1e-2)
+    bayes = icl.bayes_iso_error(alpha, s2)
+    opt = [icl.deep_iso_optimal(L, alpha, s2)[1] for L in (1, 2, 8, 64)]
+    assert all(b > a for a, b in zip(opt[1:], opt[:-1], strict=True))  # depth helps
+    assert opt[-1] >= bayes and opt[-1] == pytest.approx(bayes, rel=3e-2)
+
+
+def test_rrs_depth_exponent_matches_long_spectrum():
+    nu = 2.0
+    lam = np.arange(1, 200_001, dtype=float) ** -nu
+    e = [icl.rrs_error(L, lam) for L in (16, 32, 64, 128)]
+    slope = np.polyfit(np.log([16, 32, 64, 128]), np.log(e), 1)[0]
+    assert -slope == pytest.approx(icl.rrs_depth_exponent(nu), abs=0.05)
+
+
+def test_icl_curve_table():
+    t = icl.icl_curve(2.0, [0.5, 2.0], 2.0, 0.1)
+    np.testing.assert_allclose(t["task_gap"], t["icl_error"] - t["idg_error"])
+    assert "idg_error" not in icl.icl_curve(2.0, 2.0, 2.0, 0.1, ridge=0.1)
