@@ -1,5 +1,6 @@
 """Kernels k(x, x'), chunked Gram matrices, the KRR engine and the empirical NTK."""
 
+from lmech.kernels import stax  # noqa: E402  (the layer algebra: lmech.kernels.stax)
 from lmech.kernels.base import RBF, Kernel, Laplace, Linear, Polynomial, gram, parse_kernel
 from lmech.kernels.infinite import NNGP, NTK, Activation
 
@@ -14,4 +15,5 @@ __all__ = [
     "Polynomial",
     "gram",
     "parse_kernel",
+    "stax",
 ]

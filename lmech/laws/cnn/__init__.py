@@ -1,0 +1,1 @@
+"""Infinite-width kernels of convolutional, pooling and residual networks (lmech.kernels.stax)."""
