@@ -28,6 +28,7 @@ from rich.table import Table
 from lmech import __version__
 from lmech.errors import ConfigError, LmechError
 from lmech.fit.cli import app as fit_app
+from lmech.embeddings_cli import embeddings_cmd
 from lmech.predict_cli import predict_cmd
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 app.add_typer(fit_app, name="fit")
 app.command("predict")(predict_cmd)
+app.command("embeddings")(embeddings_cmd)
 # piped output (CI logs, `| tee`) gets a wide page instead of rich's 80 columns, so that
 # check names and values stay on one line; $COLUMNS still wins when set
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
