@@ -1,0 +1,66 @@
+"""Figures of the CoGS algebra laws (each reads only a law's two tables).
+
+Example::
+
+    from lmech.laws.grokking import cogs
+    spec = cogs.CONSTRUCTIONS.preset("smoke")
+    pred, meas = cogs.constructions_theory(spec), cogs.constructions_experiment(spec, 0, "cpu")
+    fig = constructions_figure(pred, meas)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["constructions_figure", "homomorphism_figure"]
+
+_FLOOR = 1e-18  # defects and losses of 0 are drawn at this floor on the log axis
+
+
+def homomorphism_figure(pred: pd.DataFrame, meas: pd.DataFrame, tolerance: float) -> Figure:
+    """Relative defect per identity and modulus (log), the tolerance, and the null."""
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.add_subplot()
+    quantities = list(dict.fromkeys(meas["quantity"]))
+    for i, (d, g) in enumerate(meas.groupby("d")):
+        for j, q in enumerate(quantities):
+            v = np.maximum(g.loc[g["quantity"] == q, "defect"].to_numpy(), _FLOOR)
+            ax.scatter(np.full(v.size, j) + 0.12 * (i - 1.5), v, s=14, color=f"C{i}",
+                       label=f"d = {d}" if j == 0 else None)  # fmt: skip
+    ax.axhline(tolerance, color="k", ls="--", lw=1, label=f"tolerance {tolerance:g}")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(quantities)), quantities, rotation=25, fontsize=7, ha="right")
+    ax.set_ylabel("relative defect (brute force vs algebra)")
+    ax.set_title(
+        "CoGS: sum potentials are ring homomorphisms; Fourier loss = direct loss", fontsize=9
+    )
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def constructions_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
+    """Direct loss of each construction (and of the partial z_syn null) against d; widths."""
+    fig = Figure(figsize=(10, 4))
+    ax, bx = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for i, (c, g) in enumerate(meas.groupby("construction", sort=False)):
+        g = g.sort_values("d")
+        ax.plot(g["d"], np.maximum(g["loss"], _FLOOR), "o-", color=f"C{i}", label=c)
+        p = pred[pred["construction"] == c].sort_values("d")
+        if len(p):
+            bx.plot(p["d"], p["width"], "-", color=f"C{i}", lw=1, label=f"{c} (theory)")
+            bx.plot(g["d"], g["width"], "o", color=f"C{i}", ms=5)
+    ax.axhline(1e-12, color="k", ls="--", lw=1, label="1e-12")
+    ax.set_yscale("log")
+    ax.set_xlabel("modulus d")
+    ax.set_ylabel("loss on all d^2 pairs (direct)")
+    ax.legend(fontsize=7, frameon=False)
+    bx.set_yscale("log")
+    bx.set_xlabel("modulus d")
+    bx.set_ylabel("hidden width q (dots: built)")
+    bx.legend(fontsize=7, frameon=False)
+    fig.suptitle("CoGS constructions: zero loss at the predicted width", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,134 @@
+"""cogs-homomorphism and cogs-constructed-solutions: tables and statistics vs independent counts."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lmech.errors import ConfigError
+from lmech.laws.grokking import cogs as law
+from lmech.theory import cogs as C
+
+
+def test_constructions_theory_widths_are_the_closed_forms():
+    pred = law.constructions_theory(law.ConsSpec(moduli=(5, 7, 11, 23))).set_index(
+        ["d", "construction"]
+    )
+    for d in (5, 7, 11, 23):
+        nf = (d - 1) // 2
+        assert pred.loc[(d, "order6"), "width"] == 3 * (d - 1)
+        assert pred.loc[(d, "memorization"), "width"] == d * d * nf
+        n4 = pred.loc[(d, "order46"), "n_order4"]
+        assert 1 <= n4 < nf
+        assert pred.loc[(d, "order46"), "width"] == 4 * n4 + 6 * (nf - n4) + 1
+    assert (pred["predicted_loss"] == 0).all()
+
+
+def test_constructions_experiment_builds_the_predicted_widths_at_zero_loss():
+    spec = law.ConsSpec(moduli=(5, 9, 11), memorization_max_d=9)
+    pred, meas = law.constructions_theory(spec), law.constructions_experiment(spec, 7, "cpu")
+    built = meas[meas["construction"] != law.PARTIAL].merge(pred, on=["d", "construction"])
+    assert (built["width_x"] == built["width_y"]).all()
+    assert built["loss"].max() <= 1e-12
+    assert set(built["construction"]) == set(law.CONSTRUCTIONS)
+    assert not ((meas["construction"] == "memorization") & (meas["d"] == 11)).any()
+    partial = meas[meas["construction"] == law.PARTIAL]
+    assert (partial["loss"] > 1e-3).all() and (
+        partial["width"] == 3 * (partial["d"] - 1) // 2
+    ).all()
+    ev = law.constructions_evaluate(pred, meas)
+    assert ev.values["max_loss"] == pytest.approx(built["loss"].max())
+    assert ev.values["max_width_error"] == 0
+    assert law.CONSTRUCTED.verdict(pred, meas).passed
+    # a construction that misses zero loss by 1e-9 fails
+    bad = meas.copy()
+    bad.loc[bad["construction"] == "order46", "loss"] += 1e-9
+    assert not law.CONSTRUCTED.verdict(pred, bad).passed
+
+
+def test_even_modulus_is_refused_by_the_constructions_spec():
+    with pytest.raises(ConfigError, match="odd"):
+        law.ConsSpec(moduli=(5, 8))
+
+
+def test_homomorphism_statistics_are_worst_defect_and_null():
+    pred = law.homomorphism_theory(law.HomSpec(moduli=(5,)))
+    rows = [{"d": 5, "trial": 0, "quantity": q, "defect": 1e-15} for q in law.CLAIMS]
+    rows[2]["defect"] = 3e-11
+    rows.append({"d": 5, "trial": 0, "quantity": law.NULL, "defect": 0.7})
+    meas = pd.DataFrame(rows)
+    ev = law.homomorphism_evaluate(pred, meas)
+    assert ev.values["max_defect"] == pytest.approx(3e-11)
+    assert ev.values["min_null_defect"] == pytest.approx(0.7)
+    assert law.HOMOMORPHISM.verdict(pred, meas).passed
+    meas.loc[0, "defect"] = 2e-10
+    assert not law.HOMOMORPHISM.verdict(pred, meas).passed
+
+
+def test_homomorphism_experiment_defects_are_round_off_and_null_is_order_one():
+    spec = law.HomSpec(moduli=(5, 8), width_1=2, width_2=3, trials=2)
+    meas = law.homomorphism_experiment(spec, 1, "cpu")
+    claims = meas[meas["quantity"] != law.NULL]
+    assert set(claims["quantity"]) == set(law.CLAIMS)
+    assert claims["defect"].max() < 1e-12
+    assert (meas.loc[meas["quantity"] == law.NULL, "defect"] > 0.1).all()
+    assert np.isfinite(meas["defect"]).all()
+
+
+def test_factorization_table_counts_a_hand_built_analysis():
+    from lmech.laws.grokking._cogs import factorization_table
+
+    rows = [
+        {
+            "d": 7,
+            "member": 0,
+            "k": 1,
+            "order": 4,
+            "error": 0.02,
+            "factorable": True,
+            "type": "nu=i * xi",
+        },
+        {
+            "d": 7,
+            "member": 0,
+            "k": 2,
+            "order": 6,
+            "error": 0.04,
+            "factorable": True,
+            "type": "nu * syn",
+        },
+        {"d": 7, "member": 0, "k": 3, "order": 5, "error": -1.0, "factorable": False, "type": "-"},
+    ]
+    t = factorization_table(pd.DataFrame(rows)).iloc[0]
+    assert t["non-4/6 count"].startswith("1.00")
+    assert t["fact. err order-4"].startswith("2.00") and t["fact. err order-6"].startswith("4.00")
+    assert t["nu=i * xi %"].startswith("50.00") and t["nu * syn %"].startswith("50.00")
+
+
+def test_analyse_net_on_a_constructed_mixture_finds_exact_factorable_blocks():
+    from lmech.laws.grokking._cogs import analyse_net
+
+    d = 11
+    flags = [True, False, True, False, True]
+    net = C.order46_solution(d, flags, params=[np.exp(0.4j), 0.8, np.exp(2.0j), 1.3j, np.exp(-1j)])
+    rows = pd.DataFrame(analyse_net(net, np.random.default_rng(0)))
+    assert list(rows["order"]) == [4, 6, 4, 6, 4]
+    assert rows["error"].max() < 1e-10 and rows["factorable"].all()
+    assert set(rows.loc[rows["order"] == 4, "type"]) == {"nu=i * xi"}
+    assert (rows["null_error"] > 0.1).all()
+
+
+def test_factorization_statistics_and_failure_on_unfactorable_blocks():
+    pred = law.factorization_theory(law.FacSpec(moduli=(7,)))
+    base = {"d": 7, "member": 0, "null_error": 2.0, "type": "nu * syn", "factorable": True}
+    meas = pd.DataFrame([{**base, "k": k, "order": 6, "error": 0.01} for k in (1, 2, 3)])
+    ev = law.factorization_evaluate(pred, meas)
+    assert ev.values["order46_shortfall"] == 0 and ev.values["median_error_gap"] == pytest.approx(
+        0.01
+    )
+    assert law.FACTORIZATION.verdict(pred, meas).passed
+    worse = meas.assign(order=[6, 5, 3], error=[0.01, -1.0, -1.0])
+    assert law.factorization_evaluate(pred, worse).values["order46_shortfall"] == pytest.approx(
+        2 / 3
+    )
+    assert not law.FACTORIZATION.verdict(pred, worse).passed
+    assert not law.FACTORIZATION.verdict(pred, meas.assign(error=0.2)).passed
