@@ -89,6 +89,14 @@ def test_spec_hash_is_stable_and_seed_sensitive(law):
     assert spec_hash(spec, 0) != spec_hash(spec, 1)
 
 
+def test_declared_memory_of_the_presets_fits_a_small_machine(law):
+    # `lmech check` refuses a spec whose declared need exceeds the memory limit: the
+    # smoke and quick presets must run on a 2-core, 8 GiB laptop (the estimate errs high)
+    for name in ("smoke", "quick"):
+        need = law.preset(name).memory_bytes()
+        assert need is None or 0 < need <= 4 * 2**30, (name, need)
+
+
 def test_unknown_override_lists_valid_keys(law):
     spec = law.preset("quick")
     with pytest.raises(ConfigError) as info:

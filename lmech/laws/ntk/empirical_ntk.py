@@ -87,10 +87,11 @@ class Spec(LawSpec):
         return torch.randn(self.num_inputs, self.input_dim, generator=g, dtype=torch.float64)
 
     def memory_bytes(self) -> int:
-        # the widest network's parameters and its p x P float64 Jacobian, with 4x headroom
+        # the widest network's parameters (and gradients) plus one block of the empirical
+        # NTK's float64 Jacobian: min(p, 128) rows of P (lmech.kernels.empirical chunks)
         w = max(self.widths)
         params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
-        return 4 * 8 * params * (self.num_inputs + 2)
+        return 8 * params * (min(self.num_inputs, 128) + 3)
 
 
 PRESETS = {

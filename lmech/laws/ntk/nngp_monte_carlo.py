@@ -89,10 +89,9 @@ class Spec(LawSpec):
         return network(self, self.width, activation)
 
     def memory_bytes(self) -> int:
-        # one chunk of networks: weights (chunk, width, width) and activations
-        # (chunk, p, width) in float64, with 4x headroom
-        w, c = self.width, self.chunk
-        return 4 * 8 * c * (w * max(w, self.input_dim) + 2 * self.num_inputs * w)
+        # one chunk of networks is drawn p-dimensionally, no weight matrix: activations
+        # and Gaussian draws (chunk, width, p) in float64, with 8x headroom for temporaries
+        return 8 * 8 * self.chunk * max(self.width, self.input_dim) * self.num_inputs
 
     def inputs(self) -> torch.Tensor:
         g = torch_generator(self.data_seed, "inputs")

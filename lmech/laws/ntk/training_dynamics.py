@@ -100,10 +100,11 @@ class Spec(LawSpec):
         return network(self, width)
 
     def memory_bytes(self) -> int:
-        # the widest network's parameters and its n x P float64 Jacobian, with 4x headroom
+        # the widest network's parameters (and gradients) plus one block of the empirical
+        # NTK's float64 Jacobian: min(n, 128) rows of P (lmech.kernels.empirical chunks)
         w, n = max(self.widths), self.num_train + self.num_test
         params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
-        return 4 * 8 * params * (n + 2)
+        return 8 * params * (min(n, 128) + 3)
 
     def data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = torch_generator(self.data_seed, "data")
