@@ -100,7 +100,7 @@ REFUSED = {
     # a spec whose declared memory need is beyond the machine: refused before any work
     "run-huge-width": (
         ["run", "ntk-width-convergence", "--set", "widths=64,1000000000"],
-        r"law ntk-width-convergence at this spec needs .*TiB of memory, above the limit",
+        r"law ntk-width-convergence at this spec needs [0-9.]+ [GT]iB of memory, above the limit",
     ),
     "run-huge-nngp-chunk": (
         ["run", "nngp-monte-carlo", "--set", "width=1000000", "--set", "chunk=100000"],
