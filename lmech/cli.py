@@ -26,9 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lmech import __version__
+from lmech.embeddings_cli import embeddings_cmd
 from lmech.errors import ConfigError, LmechError
 from lmech.fit.cli import app as fit_app
-from lmech.embeddings_cli import embeddings_cmd
 from lmech.predict_cli import predict_cmd
 
 app = typer.Typer(
@@ -109,6 +109,19 @@ def _progress_factory(progress: Progress):
     return factory
 
 
+def _progress(live: bool) -> Progress:
+    """The progress display of check and sweep on stderr (off unless it is a terminal)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not live,
+    )
+
+
 def _finite(x) -> float | None:
     x = float(x)
     return x if math.isfinite(x) else None
@@ -144,15 +157,7 @@ def _run_check(
     tracker = lm_progress.Tracker(len(checked.laws))
     # a terminal gets a live display; anything else (a log, a pipe) one plain line per law
     live = sys.stdout.isatty() and err_console.is_terminal
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not live,
-    ) as bar:
+    with _progress(live) as bar:
         tasks: dict[str, int] = {}
         overall = bar.add_task(f"laws: {tracker.summary()}", total=tracker.total)
 
@@ -467,15 +472,7 @@ def sweep_cmd(
     tracker = lm_progress.Tracker(len(plan.points))
     live = sys.stdout.isatty() and err_console.is_terminal
     interrupted = False
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not live,
-    ) as bar:
+    with _progress(live) as bar:
         overall = bar.add_task(f"{plan.law.name}: {tracker.summary()}", total=tracker.total)
 
         def on_result(point, r) -> None:
@@ -515,7 +512,7 @@ def sweep_cmd(
         figures = {"sweep": plan.law.sweep_figure(table), **figures}
     report = write_sweep_report(plan.folder, table, meta, figures)
     lost = lost_points(result)
-    recomputed = 0  # a stored valid point is always reused (run_law never replaces one)
+    recomputed = result.recomputed
     counts = (
         f"{len(plan.points)} points: computed {result.computed}, reused {result.reused} "
         f"(found in the store {result.found}), retried {result.retried}, "

@@ -14,7 +14,6 @@ How a sweep is drawn, unless the law declares its own ``sweep_figure(table)``:
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lmech.report.html import _CSS, _figure_html
 from lmech.runs.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = ["sweep_figures", "write_sweep_report"]
@@ -168,11 +168,7 @@ def write_sweep_report(
         data = _png(fig)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stat)
         atomic_write_bytes(folder / f"{safe}.png", data)
-        encoded = base64.b64encode(data).decode("ascii")
-        imgs.append(
-            f"<h3>{html.escape(stat)}</h3><img style='max-width:100%' alt='{html.escape(stat)}' "
-            f"src='data:image/png;base64,{encoded}'>"
-        )
+        imgs.append(f"<h3>{html.escape(stat)}</h3>{_figure_html(f'{safe}.png', data)}")
     counts = table["status"].value_counts().to_dict() if "status" in table else {}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     title = f"lmech sweep: {meta['law']} ({meta['preset']} preset)"
@@ -181,9 +177,7 @@ def write_sweep_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;"
-        "padding:.2em .5em}</style></head><body>",
+        f"<style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>generated {datetime.now(UTC).isoformat(timespec='seconds')} &middot; "
         f"lmech {html.escape(str(meta['environment'].get('lmech')))} &middot; torch "

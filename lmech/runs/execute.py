@@ -472,6 +472,17 @@ def _pool_law(i: int, name: str, spec: Any, run: dict, env: dict) -> tuple[int, 
     return i, result
 
 
+RETRIED = "retried after its worker process died"
+
+
+def with_retries(result: LawResult, reasons: Sequence[str]) -> LawResult:
+    """``result`` with a note saying its point was retried, and why (no-op for none)."""
+    if not reasons:
+        return result
+    note = f"{RETRIED} ({'; '.join(reasons)})"
+    return dataclasses.replace(result, note="; ".join(filter(None, (result.note, note))))
+
+
 def _died(law: Law, died: TaskDied) -> LawResult:
     """A point whose worker process kept dying: an errored result, not stored."""
     return LawResult(law.name, law.criterion.errored(f"error: {died.message}"), None, False, 0.0)
@@ -513,9 +524,8 @@ def run_pool(
             if isinstance(result, tuple):
                 failure = failure or result
                 continue
-        if i in retried and not isinstance(outcome, TaskDied):
-            note = f"retried after its worker process died ({'; '.join(retried[i])})"
-            result = dataclasses.replace(result, note="; ".join(filter(None, (result.note, note))))
+        if not isinstance(outcome, TaskDied):
+            result = with_retries(result, retried.get(i, ()))
         results[i] = result
         if on_result is not None:
             on_result(i, result)

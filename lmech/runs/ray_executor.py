@@ -31,7 +31,7 @@ from typing import Any
 
 from lmech.errors import ConfigError, LmechError
 from lmech.laws.base import Law
-from lmech.runs.execute import LawResult, _died, _pool_law, cpu_count
+from lmech.runs.execute import LawResult, _died, _pool_law, cpu_count, with_retries
 from lmech.runs.pool import TaskDied, init_thread_limits, maybe_inject_crash
 from lmech.runs.store import read_point
 
@@ -162,14 +162,7 @@ def run_ray(
                         f"driver cannot read it at {result.path}; on a multi-node cluster "
                         "--out must be a path every node shares"
                     )
-                if i in reasons:
-                    import dataclasses
-
-                    note = f"retried after its worker process died ({'; '.join(reasons[i])})"
-                    result = dataclasses.replace(
-                        result, note="; ".join(filter(None, (result.note, note)))
-                    )
-                on_result(i, result)
+                on_result(i, with_retries(result, reasons.get(i, ())))
     except KeyboardInterrupt:
         for ref in list(pending):
             with contextlib.suppress(Exception):

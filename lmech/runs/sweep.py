@@ -56,6 +56,7 @@ from lmech.errors import ConfigError, LmechError
 from lmech.laws import registry
 from lmech.laws.base import Law, apply_overrides, spec_hash
 from lmech.runs.execute import (
+    RETRIED,
     LawResult,
     _cleanup_store,
     _guarded,
@@ -141,8 +142,19 @@ class SweepResult:
 
     plan: SweepPlan
     results: tuple[LawResult, ...]
-    found: int  # points valid in the store before the sweep started
+    found_keys: frozenset[str]  # points valid in the store before the sweep started
     seconds: float
+
+    @property
+    def found(self) -> int:
+        return len(self.found_keys)
+
+    @property
+    def recomputed(self) -> int:
+        """Points computed by this sweep although a valid one was stored before it began."""
+        return sum(
+            not r.reused and r.path is not None and r.key in self.found_keys for r in self.results
+        )
 
     @property
     def computed(self) -> int:
@@ -154,7 +166,7 @@ class SweepResult:
 
     @property
     def retried(self) -> int:
-        return sum("retried after" in r.note for r in self.results)
+        return sum(RETRIED in r.note for r in self.results)
 
     @property
     def failed(self) -> list[LawResult]:
@@ -393,7 +405,7 @@ def run_sweep(
         )
         if on_result is not None:
             on_result(point, results[point.index])
-    found = len(results)
+    found_keys = frozenset(results[i].key for i in results)
     env = environment_info(plan.device)
     by_index = {p.index: p for p in plan.points}
 
@@ -448,7 +460,7 @@ def run_sweep(
     if missing:  # every executor returns one result per point; this is a bug if it fires
         raise LmechError(f"the sweep lost {len(missing)} point(s) without a result: {missing[:5]}")
     ordered = tuple(results[p.index] for p in plan.points)
-    return SweepResult(plan, ordered, found, time.perf_counter() - start)
+    return SweepResult(plan, ordered, found_keys, time.perf_counter() - start)
 
 
 def lost_points(result: SweepResult) -> list[SweepPoint]:
