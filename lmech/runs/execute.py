@@ -193,6 +193,13 @@ def _stored(point_dir: Path) -> Any:
     return None
 
 
+def stored_result(out: Path, law: Law, key: str) -> LawResult | None:
+    """The valid stored point ``out/<law>/<key>`` as a reused result, or None."""
+    point_dir = _law_dir(out, law.name) / key
+    point = _stored(point_dir)
+    return None if point is None else LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
+
+
 def run_law(
     law: Law,
     spec: Any,
@@ -556,11 +563,10 @@ def _check_pool(
     jobs = []
     for i, (law, spec) in enumerate(zip(p.laws, p.specs, strict=True)):
         key = point_key(law.name, spec_hash(spec, p.seed), p.seed, code_hash(), p.device)
-        point_dir = _law_dir(p.out, law.name) / key
-        if (point := _stored(point_dir)) is None:
+        if (stored := stored_result(p.out, law, key)) is None:
             jobs.append((i, law, spec, run))
             continue
-        results[i] = LawResult(law.name, point.verdict, point_dir, True, 0.0, key)
+        results[i] = stored
         if on_result is not None:  # a stored point: no worker needed
             on_result(results[i])
     if not jobs:

@@ -62,11 +62,11 @@ from lmech.runs.execute import (
     _guarded,
     _law_dir,
     _raise_failure,
-    _stored,
     check_spec_memory,
     resolve_device,
     run_law,
     run_pool,
+    stored_result,
 )
 from lmech.runs.store import code_hash, ensure_store_dir, environment_info, point_key, read_point
 
@@ -392,17 +392,13 @@ def run_sweep(
     start = time.perf_counter()
     _cleanup_store(plan.out)
     law = plan.law
-    law_dir = _law_dir(plan.out, law.name)
     results: dict[int, LawResult] = {}
     todo: list[SweepPoint] = []
     for point in plan.points:
-        stored = _stored(law_dir / point.key)
-        if stored is None:
+        if (stored := stored_result(plan.out, law, point.key)) is None:
             todo.append(point)
             continue
-        results[point.index] = LawResult(
-            law.name, stored.verdict, law_dir / point.key, True, 0.0, point.key
-        )
+        results[point.index] = stored
         if on_result is not None:
             on_result(point, results[point.index])
     found_keys = frozenset(results[i].key for i in results)
