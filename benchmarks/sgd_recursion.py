@@ -16,10 +16,22 @@ the last step: R is set from a pilot of 200 runs, R = 200 (se_200 / (rel_se E))^
 achieved relative s.e. is printed). The recursion's own error is ~1e-15. The printed
 ratio is wall-time(MC) / wall-time(recursion).
 
+``--plrf``: the PLRF loss curve (v = 4d, alpha = 1, beta = 0.9, eta sum D = 0.25,
+T = 10^4 steps) from the deterministic equivalent
+(:func:`lmech.theory.sgd.plrf_deterministic_equivalent` + :func:`~lmech.theory.sgd.spectral_loss`)
+against what a user would otherwise do: draw W, form W^T D W, eigendecompose and run
+the exact recursion, averaged over R draws, R set from a pilot of 20 draws so that the
+s.e. of the draw mean at the last step is ``--rel-se`` of the loss. The ratio is
+wall-time(draws) / wall-time(DE); the DE's own deviation from the draw mean is printed.
+``--spectral``: the closed-form constant-eta path of ``spectral_loss`` against its step
+loop (n = 400 nodes, T = 10^5, 60 logged steps).
+
 Run (repository root)::
 
     OMP_NUM_THREADS=1 python benchmarks/sgd_recursion.py            # ~2-3 min
     OMP_NUM_THREADS=1 python benchmarks/sgd_recursion.py --quick    # ~20 s
+    OMP_NUM_THREADS=1 python benchmarks/sgd_recursion.py --plrf     # ~3-10 min
+    OMP_NUM_THREADS=1 python benchmarks/sgd_recursion.py --spectral # ~10 s
 
 Warning: timers run one after the other on a shared machine; the CPU-seconds other
 processes used meanwhile are printed beside each.
@@ -71,11 +83,81 @@ def wall(fn, *args):
     return out, time.perf_counter() - t0, other
 
 
+def plrf_draws(v, d, eta, T, steps, R, seed=0):
+    """Mean exact PLRF loss over R draws of W, numpy, as a user would write it."""
+    g = np.random.default_rng(seed)
+    D, b = th.plrf_spectrum(v, 1.0), th.plrf_target(v, 0.9)
+    out = []
+    for _ in range(R):
+        red = th.plrf_reduction(g.standard_normal((v, d)) / np.sqrt(d), D, b)
+        out.append(
+            th.online_loss(red["lam"], red["c0"], red["noise_variance"], np.full(T, eta))[steps]
+        )
+    out = np.array(out)
+    return out.mean(0), out.std(0, ddof=1) / np.sqrt(R)
+
+
+def plrf_de(v, d, eta, T, steps):
+    de = th.plrf_deterministic_equivalent(th.plrf_spectrum(v, 1.0), th.plrf_target(v, 0.9), d)
+    return th.spectral_loss(
+        de["nodes"], de["counts"], de["forcing"], de["noise_variance"], np.full(T, eta),
+        log_steps=steps,
+    )  # fmt: skip
+
+
+def plrf_main(rel_se):
+    T = 10000
+    steps = np.array([10, 100, 1000, T])
+    print(f"PLRF: DE vs mean of feature draws with s.e. {rel_se:.1%} of the loss at T = {T}")
+    print(
+        f"{'d':>5} {'R':>5} {'DE s':>8} {'draws s':>8} {'draws/DE':>9} {'DE/mean - 1 at t=10..T'}"
+    )
+    for d in (64, 256):
+        v = 4 * d
+        eta = 0.25 / th.plrf_spectrum(v, 1.0).sum()
+        L, t_de, o1 = wall(plrf_de, v, d, eta, T, steps)
+        _, se0 = plrf_draws(v, d, eta, T, steps, 20, seed=1)
+        R = max(2, int(np.ceil(20 * (se0[-1] / (rel_se * L[-1])) ** 2)))
+        (m, se), t_dr, o2 = wall(plrf_draws, v, d, eta, T, steps, R)
+        dev = " ".join(f"{x:+.3f}" for x in L / m - 1)
+        print(
+            f"{d:>5} {R:>5} {t_de:8.2f} {t_dr:8.2f} {t_dr / t_de:9.1f}  {dev}"
+            f"  (other CPU-s {o1:.1f}/{o2:.1f})"
+        )
+
+
+def spectral_main():
+    """Closed form vs step loop of spectral_loss at constant eta, 60 logged steps."""
+    d, v = 128, 512
+    de = th.plrf_deterministic_equivalent(
+        th.plrf_spectrum(v, 1.0), th.plrf_target(v, 0.9), d, points=400
+    )
+    eta, T = 0.25 / th.plrf_spectrum(v, 1.0).sum(), 100000
+    steps = np.unique(np.round(np.geomspace(1, T, 60)).astype(np.int64))
+    args = (de["nodes"], de["counts"], de["forcing"], de["noise_variance"])
+    fast, t_c, _ = wall(lambda lr: th.spectral_loss(*args, lr, 1, log_steps=steps), np.full(T, eta))
+    # the step loop runs when the schedule is not constant: change the last step by one ulp
+    sched = np.full(T, eta)
+    sched[-1] = np.nextafter(eta, 0)
+    slow, t_l, _ = wall(lambda lr: th.spectral_loss(*args, lr, 1, log_steps=steps), sched)
+    print(
+        f"spectral_loss, n = 400 nodes, T = {T}, 60 logged steps: closed form {t_c:.2f} s, "
+        f"step loop {t_l:.2f} s, ratio {t_l / t_c:.1f}x, max rel diff "
+        f"{np.max(np.abs(fast / slow - 1)):.1e}"
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--plrf", action="store_true")
+    ap.add_argument("--spectral", action="store_true")
     ap.add_argument("--rel-se", type=float, default=0.01)
     args = ap.parse_args(argv)
+    if args.plrf:
+        return plrf_main(args.rel_se)
+    if args.spectral:
+        return spectral_main()
     cases = [(50, 300, 1)] if args.quick else [(50, 500, 1), (50, 500, 8), (200, 500, 4)]
     s2 = 0.05
     print(f"target s.e. of the MC mean at the last step: {args.rel_se:.2%} of the excess risk")

@@ -509,7 +509,10 @@ def sweep_cmd(
     meta = meta_of(plan, env)
     figures = sweep_figures(table, [a.key for a in plan.axes], plan.law.criterion.checks)
     if plan.law.sweep_figure is not None:
-        figures = {"sweep": plan.law.sweep_figure(table), **figures}
+        try:
+            figures = {"sweep": plan.law.sweep_figure(table), **figures}
+        except LmechError as err:  # the points are stored; only the law's own figure is lost
+            err_console.print(f"warning: no sweep figure: {err}", highlight=False)
     report = write_sweep_report(plan.folder, table, meta, figures)
     lost = lost_points(result)
     recomputed = result.recomputed
@@ -546,7 +549,7 @@ def sweep_cmd(
             }
         )
     else:
-        shown = table.drop(columns=["key", "note"], errors="ignore")
+        shown = table.drop(columns=["key", "note", "path"], errors="ignore")
         out_console.print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
         out_console.print(f"report: {escape(str(report))}", highlight=False)
     err_console.print(counts, highlight=False, soft_wrap=True)

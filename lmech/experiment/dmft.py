@@ -22,6 +22,7 @@ the logged steps through the engine's ``pre_step`` hook.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,7 +35,18 @@ from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
 from lmech.seeding import derive_seed, rng
 
-__all__ = ["regression_task", "train_two_layer", "TWO_LAYER_COLUMNS"]
+__all__ = [
+    "LINEAR_COLUMNS",
+    "ONSET_COLUMNS",
+    "TWO_LAYER_COLUMNS",
+    "empirical_ntk",
+    "kernel_learning_curve",
+    "lazy_network_curves",
+    "regression_task",
+    "sphere_polynomial_task",
+    "train_linear_online",
+    "train_two_layer",
+]
 
 TWO_LAYER_COLUMNS = ("width", "seed", "step", "t", "train_loss", "test_loss", "alignment")
 
@@ -167,3 +179,213 @@ def train_two_layer(
     hist = pd.DataFrame(rows, columns=list(TWO_LAYER_COLUMNS))
     pred = pd.DataFrame(preds, columns=["width", "seed", "point", "f"]) if predictions else None
     return hist, pred
+
+
+LINEAR_COLUMNS = ("width", "nu", "seed", "step", "test_loss")
+
+
+def train_linear_online(
+    input_dim: int,
+    widths: Sequence[int],
+    *,
+    seeds: int,
+    steps: int,
+    lr: float,
+    gamma: float = 1.0,
+    parameterization: str = "mup",
+    log_every: int = 1,
+    batch: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    r"""Linear networks f(x) = w^T W x / (gamma N) trained by one-pass SGD or on the population loss.
+
+    The setting of :func:`lmech.theory.dmft.dmft_deep_linear`: W (N x D) and w (N,) with
+    N(0, 1) entries, a target y = b_*^T x with a random unit b_* (one per member),
+    isotropic Gaussian inputs, and full gradient descent with learning
+    rate eta = lr gamma^2 N on the expected loss (1/2) E[(f - f_0 - y)^2]
+    = (1/2)|b - b_0 - b_*|^2, b = W^T w / (gamma N): one-pass SGD with an infinite batch.
+    ``ntk`` uses gamma = (D/N)^{1/2}. All seeds of a width train as one batched program;
+    the gradients are written out (W <- W + c w e^T, w <- w + c W e with c = eta/(gamma N),
+    checked against autograd in the tests) so the step is two in-place products.
+    With ``batch=B`` each step instead draws B fresh inputs x ~ N(0, I_D) per member and
+    takes the gradient of (1/(2B)) sum (f - f_0 - y)^2 (one-pass SGD: the error direction
+    e becomes Sigma_hat e, Sigma_hat = X^T X / B). Returns one row per (width, seed,
+    logged step) with the test loss E[(f - f_0 - y)^2] (:data:`LINEAR_COLUMNS`), exact
+    for the isotropic input law.
+    """
+    from lmech._memory import check_allocation
+    from lmech.seeding import torch_generator
+
+    if parameterization not in ("mup", "ntk"):
+        raise InputError(f"parameterization must be 'mup' or 'ntk'; got {parameterization!r}")
+    dev = torch.device(device)
+    D = int(input_dim)
+    check_allocation(
+        8 * 4 * seeds * max(widths) * D,
+        f"{seeds} linear networks of width {max(widths)} on {D} inputs",
+        "use fewer seeds or smaller widths",
+    )
+    if batch is not None and (isinstance(batch, bool) or int(batch) != batch or batch < 1):
+        raise InputError(f"batch must be a positive integer or None; got {batch!r}")
+    log = set(range(0, steps + 1, log_every)) | {steps}
+    nets = []
+    for N in widths:
+        N = int(N)
+        g = math.sqrt(D / N) if parameterization == "ntk" else float(gamma)
+        gen = torch_generator(seed, "dmft-linear", N, D)
+        W = torch.randn(seeds, N, D, generator=gen, dtype=torch.float64).to(dev)
+        w = torch.randn(seeds, N, 1, generator=gen, dtype=torch.float64).to(dev)
+        bs = torch.randn(seeds, D, 1, generator=gen, dtype=torch.float64).to(dev)
+        bs = bs / bs.norm(dim=1, keepdim=True)
+        b0 = W.transpose(1, 2) @ w / (g * N)
+        # eta = lr gamma^2 N; the gradients are -(1/(gamma N)) w e^T and -(1/(gamma N)) W e
+        nets.append((N, g, W, w, bs, b0, lr * g))
+    # one minibatch stream: member s of every width sees the same fresh samples at each
+    # step (common random numbers across widths; members stay independent)
+    gen_x = torch_generator(seed, "dmft-linear-batches", D)
+    rows = []
+    for k in range(steps + 1):
+        X = None
+        if batch is not None and k < steps:
+            X = torch.randn(seeds, int(batch), D, generator=gen_x, dtype=torch.float64).to(dev)
+        for N, g, W, w, bs, b0, c in nets:
+            b = W.transpose(1, 2) @ w / (g * N)
+            e = bs - (b - b0)
+            if k in log:
+                vals = (e * e).sum((1, 2)).cpu().numpy()  # E[(f - f_0 - y)^2] per member
+                rows += [(N, N / D, s, k, float(vals[s])) for s in range(seeds)]
+            if k == steps:
+                continue
+            if X is not None:
+                e = X.transpose(1, 2) @ (X @ e) / batch  # Sigma_hat e
+            dw = W @ e  # (E, N, 1), before W moves: simultaneous update
+            W.baddbmm_(w, e.transpose(1, 2), alpha=c)
+            w.add_(dw, alpha=c)
+    out = pd.DataFrame(rows, columns=list(LINEAR_COLUMNS))
+    return out.sort_values(["width", "step", "seed"], kind="stable").reset_index(drop=True)
+
+
+ONSET_COLUMNS = ("width", "seed", "data_set", "num_train", "test_mse", "ensemble_mse")
+
+
+def sphere_polynomial_task(
+    num_train: int, num_test: int, input_dim: int, data_seed: int, draw: int = 0
+):
+    r"""Inputs uniform on the sphere |x| = sqrt(D) and y = x_1 + x_2 x_3 + (x_4^2 - 1)/2.
+
+    A degree-2 polynomial with unit-order variance: the infinite-width ReLU NTK learns it
+    with a learning curve that falls as a power law in P once its low harmonics are
+    resolved. ``draw`` picks one of independent data sets of the same law. Returns
+    (X (P + P_test, D), y (P + P_test,)), training points first.
+    """
+    if input_dim < 4:
+        raise InputError(f"the sphere polynomial task needs input_dim >= 4; got {input_dim}")
+    g = rng(data_seed, "dmft-onset-task", "inputs", draw)
+    X = g.standard_normal((num_train + num_test, input_dim))
+    X *= math.sqrt(input_dim) / np.linalg.norm(X, axis=1, keepdims=True)
+    y = X[:, 0] + X[:, 1] * X[:, 2] + 0.5 * (X[:, 3] ** 2 - 1.0)
+    return X, y
+
+
+def _ridgeless_predictions(K: torch.Tensor, y: torch.Tensor, sizes, n_train: int, ridge: float):
+    """(len(sizes), n_test) test predictions of kernel regression on the first P points."""
+    te = slice(n_train, K.shape[0])
+    out = []
+    for P in sizes:
+        A = K[:P, :P]
+        lam = ridge * torch.diagonal(A).mean()
+        eye = torch.eye(P, dtype=K.dtype, device=K.device)
+        alpha = torch.linalg.solve(A + lam * eye, y[:P])
+        out.append(K[te, :P] @ alpha)
+    return torch.stack(out)
+
+
+def _ridgeless_curve(K: torch.Tensor, y: torch.Tensor, sizes, n_train: int, ridge: float):
+    """Test MSE of kernel regression on the first P training points, for each P."""
+    f = _ridgeless_predictions(K, y, sizes, n_train, ridge)
+    return [float(v) for v in ((f - y[n_train:][None, :]) ** 2).mean(1)]
+
+
+def kernel_learning_curve(K, y, sizes, n_train: int, ridge: float = 1e-10, device: str = "cpu"):
+    """Test MSE of (near-)ridgeless regression with kernel K (train points first) at each P."""
+    Kt = torch.as_tensor(np.asarray(K), dtype=torch.float64, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.float64, device=device)
+    return np.array(_ridgeless_curve(Kt, yt, sizes, n_train, ridge))
+
+
+def empirical_ntk(W, a, X, activation: str = "relu", Kx=None) -> torch.Tensor:
+    r"""NTK of f(x) = (1/sqrt(N)) sum_i a_i phi(w_i . x / sqrt(D)) at (W (N, D), a (N,)).
+
+    K = (1/N) sum_i [phi(h_i) phi(h_i)^T + a_i^2 phi'(h_i) phi'(h_i)^T (x.x'/D)] over the
+    rows of X (the DMFT units of :mod:`lmech.theory.dmft`).
+    """
+    N, D = W.shape
+    Kx = X @ X.T / D if Kx is None else Kx
+    h = X @ W.T / math.sqrt(D)
+    ph, ad = _act(activation)(h), _deriv(activation)(h) * a[None, :]
+    return (ph @ ph.T + (ad @ ad.T) * Kx) / N
+
+
+def lazy_network_curves(
+    tasks: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    n_train: int,
+    sizes: Sequence[int],
+    widths: Sequence[int],
+    seeds: int,
+    activation: str = "relu",
+    ridge: float = 1e-10,
+    seed: int = 0,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    r"""Learning curves of lazy two-layer networks of finite width, one per seed.
+
+    A centred network f(x) = (1/sqrt(N)) sum_i a_i phi(w_i . x / sqrt(D)) (a_i, w_ij ~
+    N(0, 1)) trained to convergence in the lazy regime is kernel regression with its
+    empirical NTK at initialization,
+    K_N = (1/N) sum_i [phi(h_i) phi(h_i)^T + a_i^2 phi'(h_i) phi'(h_i)^T (x.x'/D)]
+    (Jacot et al. 2018; Lee et al. 2019); each network's curve is that regression on the
+    first P training points (ridge ``ridge`` times the mean diagonal, for round-off only).
+    ``tasks`` are data sets (X (n_train + n_test, D), y), training points first; seed s
+    uses ``tasks[s % len(tasks)]``. Returns :data:`ONSET_COLUMNS` rows; ``ensemble_mse``
+    is the test MSE of the mean prediction of all networks of that width on the same data
+    set (the ensemble average), repeated on each member's rows.
+    """
+    from lmech._memory import check_allocation
+    from lmech.seeding import torch_generator
+
+    dev = torch.device(device)
+    n_all, D = tasks[0][0].shape
+    check_allocation(
+        8 * (4 * n_all * max(widths) + 4 * n_all * n_all),
+        f"the empirical NTK of width {max(widths)} over {n_all} points",
+        "use fewer points or smaller widths",
+        device=dev,
+    )
+    data = []
+    for X, y in tasks:
+        Xt = torch.as_tensor(X, dtype=torch.float64, device=dev)
+        data.append((Xt, torch.as_tensor(y, dtype=torch.float64, device=dev), Xt @ Xt.T / D))
+    rows = []
+    for N in widths:
+        gen = torch_generator(seed, "dmft-onset-net", int(N))
+        preds: dict[int, list] = {}
+        for s in range(seeds):
+            d = s % len(data)
+            Xt, yt, Kx = data[d]
+            W = torch.randn(int(N), D, generator=gen, dtype=torch.float64).to(dev)
+            a = torch.randn(int(N), generator=gen, dtype=torch.float64).to(dev)
+            K = empirical_ntk(W, a, Xt, activation, Kx)
+            preds.setdefault(d, []).append(_ridgeless_predictions(K, yt, sizes, n_train, ridge))
+        for d, fs in preds.items():
+            yte = data[d][1][n_train:][None, :]
+            ens = ((torch.stack(fs).mean(0) - yte) ** 2).mean(1).cpu().numpy()
+            for j, f in enumerate(fs):
+                mse = ((f - yte) ** 2).mean(1).cpu().numpy()
+                s = d + j * len(data)
+                rows += [
+                    (int(N), s, d, int(P), float(mse[i]), float(ens[i]))
+                    for i, P in enumerate(sizes)
+                ]
+    return pd.DataFrame(rows, columns=list(ONSET_COLUMNS))

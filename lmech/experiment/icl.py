@@ -29,12 +29,17 @@ from lmech.seeding import torch_generator
 
 __all__ = [
     "sample_tasks",
+    "symmetric_pool",
     "sample_contexts",
     "context_features",
     "fit_gamma",
     "pretrained_gamma",
     "dmmse_errors",
     "deep_linear_attention_losses",
+    "train_transformer_icl",
+    "train_linear_attention",
+    "attention_excess_error",
+    "pool_optimal_gamma",
 ]
 
 _CHUNK = 2000
@@ -72,6 +77,15 @@ def sample_tasks(
         )
     root = evecs * evals.clamp(min=0).sqrt()  # C = root root^T
     return g @ root.T
+
+
+def symmetric_pool(count: int, d: int, gen: torch.Generator) -> torch.Tensor:
+    """A pool of ``count`` (even) sphere tasks closed under w -> -w: count/2 draws and their
+    negatives, so the pool's mean is exactly 0 (its second moment is that of the draws)."""
+    if count < 2 or count % 2:
+        raise InputError(f"a symmetric pool needs an even number of tasks >= 2; got {count}")
+    half = sample_tasks(count // 2, d, gen)
+    return torch.cat([half, -half])
 
 
 def sample_contexts(tasks: torch.Tensor, ell: int, rho: float, gen: torch.Generator):
@@ -223,10 +237,13 @@ def dmmse_errors(
         raise InputError(f"dMMSE needs label noise rho > 0; got {rho}")
     poold = pool.to(device)
     out = []
+    # the (chunk, ell, k) likelihood tensor is kept under 2^25 entries (256 MiB)
+    chunk = dmmse_chunk(ell, k)
+    check_allocation(4 * 8 * chunk * ell * (k + d), "the dMMSE posterior", device=device)
     for which in ("icl", "idg"):
         errs = []
-        for start in range(0, contexts, _CHUNK):
-            m = min(_CHUNK, contexts - start)
+        for start in range(0, contexts, chunk):
+            m = min(chunk, contexts - start)
             if which == "icl":
                 w = sample_tasks(m, d, gen)
             else:
@@ -242,6 +259,11 @@ def dmmse_errors(
         e = torch.cat(errs)
         out.append((float(e.mean()), float(e.std() / math.sqrt(len(e)))))
     return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+def dmmse_chunk(ell: int, k: int) -> int:
+    """Test contexts per chunk of :func:`dmmse_errors` (at most 2000 and 2^25 / (ell k))."""
+    return max(1, min(_CHUNK, 2**25 // max(1, ell * k)))
 
 
 def _gd_polynomial(gammas: torch.Tensor, depth: int, lam: torch.Tensor):
@@ -377,3 +399,157 @@ def train_transformer_icl(
         train = float(((model(z) - yq) ** 2).mean())
         test = float(((model(zt.float().to(device)) - yt.float().to(device)) ** 2).mean())
     return train, test
+
+
+def _pool_tasks(pool: torch.Tensor | None, m: int, d: int, gen: torch.Generator):
+    """m tasks: uniform from the pool, or fresh sphere tasks when ``pool`` is None."""
+    if pool is None:
+        return sample_tasks(m, d, gen)
+    return pool[torch.randint(len(pool), (m,), generator=gen)]
+
+
+def train_linear_attention(
+    d: int,
+    alpha: float,
+    rho: float,
+    pool: torch.Tensor | None,
+    *,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    keys=(),
+    init_scale: float = 0.1,
+    init: str = "label",
+    contexts: int | None = None,
+    device="cpu",
+):
+    r"""Train :class:`lmech.nn.attention.LinearSelfAttention` (W_K, W_Q, W_V, W_P) by Adam.
+
+    Squared loss on the query label. ``contexts=None``: every step draws ``batch`` fresh
+    contexts whose tasks come from ``pool`` (uniformly; fresh sphere tasks if None), i.e.
+    pretraining with tau -> infinity at finite k; otherwise one fixed set of ``contexts``
+    sequences (tasks in equal shares, as :func:`fit_gamma`) is used, full batch. The
+    learning rate follows a cosine from ``lr`` to 0, so the last steps remove the
+    stochastic-gradient noise. float64 throughout. Returns (model, final mean training
+    loss over the last 10% of steps).
+
+    References:
+        Lu et al. (2025), pretraining of the linear attention layer on the ICL task.
+    """
+    from lmech.nn.attention import LinearSelfAttention
+
+    d = _check_d(d)
+    if steps < 1 or batch < 1:
+        raise InputError(f"need steps >= 1 and batch >= 1; got steps={steps}, batch={batch}")
+    ell = max(1, round(alpha * d))
+    size = batch if contexts is None else contexts
+    check_allocation(
+        8 * 6 * size * (ell + 1) * (d + 1), "the attention training batch", device=device
+    )
+    gen = torch_generator(seed, "linear-attention", d, *keys)
+    init_seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
+    with torch.random.fork_rng(devices=[]):  # keyed init; the global RNG is left untouched
+        torch.manual_seed(init_seed)
+        model = LinearSelfAttention(d, init_scale, init).double()
+    model = model.to(device)
+    if contexts is not None:
+        if pool is None:
+            tasks = sample_tasks(contexts, d, gen)
+        else:
+            tasks = pool[torch.randperm(contexts, generator=gen) % len(pool)]
+        z_fixed, y_fixed = (t.to(device) for t in _sequences(tasks, ell, rho, gen))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / steps))
+    )
+    tail = []
+    for step in range(steps):
+        if contexts is None:
+            z, yq = (
+                t.to(device) for t in _sequences(_pool_tasks(pool, batch, d, gen), ell, rho, gen)
+            )
+        else:
+            z, yq = z_fixed, y_fixed
+        opt.zero_grad()
+        loss = ((model(z) - yq) ** 2).mean()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step >= steps - max(1, steps // 10):
+            tail.append(float(loss.detach()))
+    return model, float(np.mean(tail))
+
+
+@torch.no_grad()
+def attention_excess_error(
+    model,
+    gamma,
+    alpha: float,
+    rho: float,
+    pool: torch.Tensor | None,
+    contexts: int,
+    gen: torch.Generator,
+    *,
+    device="cpu",
+):
+    r"""Test error of a trained attention layer minus that of a reference Gamma, paired.
+
+    On the same ``contexts`` fresh test sequences (tasks from ``pool``, or fresh sphere
+    tasks if None) returns the mean and standard error of
+    :math:`(y_q - \hat y_{model})^2 - (y_q - x_q^\top\Gamma h)^2`, and the mean squared
+    label-free part of the model's output (:meth:`LinearSelfAttention.reduced_form`)
+    relative to the mean squared output. Pairing removes the context-to-context spread
+    common to both predictors, so the excess is resolved far below the error's own
+    Monte-Carlo standard error; adding the reference's exact error
+    (:func:`lmech.theory.icl.gamma_error`) gives an unbiased estimate of the model's error.
+    """
+    d = int(gamma.shape[0])
+    ell = max(1, round(alpha * d))
+    g = torch.as_tensor(np.asarray(gamma, dtype=np.float64), device=device)
+    _, vx, ax = model.reduced_form()
+    vx = torch.as_tensor(vx, device=device)
+    ax = torch.as_tensor(ax, device=device)
+    diffs, free2, out2 = [], 0.0, 0.0
+    for start in range(0, contexts, _CHUNK):
+        m = min(_CHUNK, contexts - start)
+        z, yq = (t.to(device) for t in _sequences(_pool_tasks(pool, m, d, gen), ell, rho, gen))
+        f = model(z)
+        x, y, xq = z[:, :ell, :d], z[:, :ell, d], z[:, ell, :d]
+        h = torch.cat([(d / ell) * torch.einsum("nl,nld->nd", y, x), (y * y).mean(1, True)], 1)
+        f_ref = torch.einsum("ni,ij,nj->n", xq, g, h)
+        diffs.append((yq - f) ** 2 - (yq - f_ref) ** 2)
+        sig = torch.einsum("nli,nlj->nij", x, x) / ell
+        free = torch.einsum("i,nij,jk,nk->n", vx, sig, ax, xq)
+        free2 += float((free**2).sum())
+        out2 += float((f**2).sum())
+    e = torch.cat(diffs)
+    return float(e.mean()), float(e.std() / math.sqrt(len(e))), free2 / max(out2, 1e-300)
+
+
+def pool_optimal_gamma(pool: torch.Tensor, alpha: float, rho: float) -> np.ndarray:
+    r"""The reduced model pretrained on infinitely many contexts of a given task pool.
+
+    Contexts draw their task uniformly from ``pool`` (k, d) (any tasks, e.g. Gaussian
+    with a covariance). Per task, :math:`E[h_x|w] = w` and :math:`E[h_xh_x^\top|w] =
+    (1+1/\ell)ww^\top + (|w|^2/d + \rho)/\alpha\,I`, so over the pool the pretraining loss
+    of :math:`\Gamma = [\Gamma_x, 0]` is minimized by
+
+    .. math:: \Gamma_x = \hat C\big[(1+1/\ell)\hat C + (\operatorname{tr}\hat C/d + \rho)
+              /\alpha\,I\big]^{-1},\quad \hat C = \tfrac1k\sum_j w_jw_j^\top.
+
+    The column of the label-norm feature :math:`\frac1\ell\sum y_i^2` is held at 0 (its
+    optimum is O(1/k) for a zero-mean task distribution and needs third and fourth
+    moments of the pool). Returns the (d, d+1) Gamma. float64, CPU.
+
+    References:
+        Lu et al. (2025), the pretraining objective; its tau -> infinity limit at finite
+        d and k, derived here.
+    """
+    W = pool.double().cpu().numpy()
+    k, d = W.shape
+    ell = max(1, round(alpha * d))
+    C = W.T @ W / k
+    B = (1 + 1 / ell) * C + (np.trace(C) / d + rho) / alpha * np.eye(d)
+    gx = np.linalg.solve(B, C).T  # C B^{-1} (B symmetric)
+    return np.hstack([gx, np.zeros((d, 1))])

@@ -37,7 +37,13 @@ from lmech.errors import InputError
 from lmech.seeding import torch_generator
 from lmech.theory.sgd import check_batches, check_schedule, check_spectrum
 
-__all__ = ["online_sgd", "multipass_sgd", "plrf_sgd", "empirical_online_sgd"]
+__all__ = [
+    "online_sgd",
+    "multipass_sgd",
+    "plrf_sgd",
+    "empirical_online_sgd",
+    "plrf_conditional_curves",
+]
 
 
 def _normal(shape, gen: torch.Generator, like: dict) -> torch.Tensor:
@@ -45,6 +51,24 @@ def _normal(shape, gen: torch.Generator, like: dict) -> torch.Tensor:
     return torch.randn(shape, generator=gen, dtype=torch.float32, device=like["device"]).to(
         torch.float64
     )
+
+
+def _gradient_sum(z: torch.Tensor, delta: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """sum_b z_b (z_b^T delta - target_b): b times the minibatch gradient of the half
+    squared loss. z: (..., b, d) inputs, delta: (..., d) parameters or errors, target:
+    (..., b)."""
+    resid = torch.einsum("...bd,...d->...b", z, delta) - target
+    return torch.einsum("...b,...bd->...d", resid, z)
+
+
+def _grouped(B_t: np.ndarray, delta: torch.Tensor, draw, device) -> torch.Tensor:
+    """Gradients of G configurations at one step: the configurations that share a batch
+    size b draw together, ``draw(delta[those], b) -> (count, R, d)``."""
+    grad = torch.empty_like(delta)
+    for b in np.unique(B_t):
+        it = torch.as_tensor(np.flatnonzero(B_t == b), device=device)
+        grad[it] = draw(delta[it], int(b))
+    return grad
 
 
 def _log_steps(log_steps, T: int) -> np.ndarray:
@@ -151,17 +175,15 @@ def online_sgd(
                 out_a.append(loss_of(avg))
         if t == T:
             break
-        grad = torch.empty_like(delta)
-        for b in np.unique(B[:, t]):
-            idx = np.flatnonzero(B[:, t] == b)
-            it = torch.as_tensor(idx, device=device)
+
+        def draw(sub, b):
             if sampler == "samples":
-                z = _normal((idx.size, R, int(b), d), gen, f64) * sq
-                noise = _normal((idx.size, R, int(b)), gen, f64) * sigma
-                resid = torch.einsum("grbd,grd->grb", z, delta[it]) - noise
-                grad[it] = torch.einsum("grb,grbd->grd", resid, z) / int(b)
-            else:
-                grad[it] = _projected_gradient(delta[it], sq, sigma, int(b), gen, f64)
+                z = _normal((sub.shape[0], R, b, d), gen, f64) * sq
+                noise = _normal((sub.shape[0], R, b), gen, f64) * sigma
+                return _gradient_sum(z, sub, noise) / b
+            return _projected_gradient(sub, sq, sigma, b, gen, f64)
+
+        grad = _grouped(B[:, t], delta, draw, device)
         step = eta_t[:, t].view(G, 1, 1)
         if normalized:
             g2 = (grad * grad).sum(-1).mean(-1).clamp_min(1e-300)  # (G,): E|g|^2 over runs
@@ -244,9 +266,7 @@ def multipass_sgd(
             break
         b = int(B[t])
         idx = torch.randint(0, P, (R, b), generator=gen, device=device)
-        xb = Xt[idx]  # (R, b, D)
-        resid = torch.einsum("rbd,rd->rb", xb, delta) - et[idx]
-        delta = delta - eta[t] * torch.einsum("rb,rbd->rd", resid, xb) / b
+        delta = delta - eta[t] * _gradient_sum(Xt[idx], delta, et[idx]) / b  # Xt[idx]: (R, b, D)
     (m_te, s_te), (m_tr, s_tr) = _summary([v[None] for v in te]), _summary([v[None] for v in tr])
     return {
         "steps": steps,
@@ -301,9 +321,7 @@ def plrf_sgd(
             break
         k = int(B[t])
         xs = _normal((R, k, v), gen, f64) * sq  # D^{1/2} x
-        z = xs @ Wt  # (R, k, d)
-        resid = torch.einsum("rkd,rd->rk", z, theta) - xs @ bt
-        theta = theta - eta[t] * torch.einsum("rk,rkd->rd", resid, z) / k
+        theta = theta - eta[t] * _gradient_sum(xs @ Wt, theta, xs @ bt) / k
     m, s = _summary([o[None] for o in out])
     return {"steps": steps, "risk": m[0], "risk_se": s[0]}
 
@@ -352,15 +370,102 @@ def empirical_online_sgd(
             out.append(0.5 * (torch.einsum("grd,de,gre->gr", delta, S, delta) + noise_variance))
         if t == T:
             break
-        grad = torch.empty_like(delta)
-        for b in np.unique(B[:, t]):
-            idx = np.flatnonzero(B[:, t] == b)
-            it = torch.as_tensor(idx, device=device)
-            rows = torch.randint(0, N, (idx.size, R, int(b)), generator=gen, device=device)
-            z = Xt[rows]
-            noise = _normal((idx.size, R, int(b)), gen, f64) * sigma
-            resid = torch.einsum("grbd,grd->grb", z, delta[it]) - noise
-            grad[it] = torch.einsum("grb,grbd->grd", resid, z) / int(b)
+
+        def draw(sub, b):
+            rows = torch.randint(0, N, (sub.shape[0], R, b), generator=gen, device=device)
+            noise = _normal((sub.shape[0], R, b), gen, f64) * sigma
+            return _gradient_sum(Xt[rows], sub, noise) / b
+
+        grad = _grouped(B[:, t], delta, draw, device)
         delta = delta - eta_t[:, t].view(G, 1, 1) * grad
     m, s = _summary(out)
     return {"steps": steps, "loss": m, "loss_se": s}
+
+
+def plrf_conditional_curves(
+    widths,
+    latent_ratio: int,
+    alpha: float,
+    beta: float,
+    lrs,
+    batch=1,
+    *,
+    trials: int,
+    seed: int,
+    keys: tuple = (),
+    log_steps=None,
+    device: str = "cpu",
+) -> dict[str, np.ndarray]:
+    r"""Expected PLRF SGD loss curves at nested widths, for ``trials`` feature draws.
+
+    A draw is one Gaussian matrix G (v_max x d_max) from ``torch_generator(seed,
+    "plrf-features", *keys, trial)`` on ``device``; width d uses W = G[:v, :d]/sqrt(d)
+    with v = ``latent_ratio`` d (i.i.d. N(0, 1/d) entries: the PLRF features of Paquette et
+    al. 2024, Sec. 2). Nesting gives every width the same draw (common random numbers),
+    so the compute-optimal width is not moved by draw-to-draw noise between widths.
+    For each (draw, width), K = W^T D W and h = W^T D b (D = diag(j^{-2 alpha}), b_j =
+    j^{-beta}); the eigendecomposition of K turns SGD from theta = 0 into the online
+    recursion on the spectrum of K with forcing sigma_j (u_j^T theta*)^2 and noise
+    2 P_inf (:func:`lmech.theory.sgd.plrf_reduction`, exact given W), evaluated by
+    :func:`lmech.theory.sgd.spectral_loss` for all draws at once.
+
+    Args:
+        lrs: a (T,) schedule, or one per width (a list of 1-D (T_i,) schedules: widths
+            can run different numbers of steps).
+        log_steps: one array of steps, or one per width (a list of 1-D arrays).
+
+    Returns:
+        ``steps`` (list per width), ``loss`` (list per width of (trials, n_i)) and
+        ``p_inf`` (widths, trials).
+    """
+    from lmech.theory.sgd import plrf_spectrum, plrf_target, spectral_loss
+
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise InputError(f"trials must be an integer >= 1; got {trials!r}")
+    widths = [int(w) for w in widths]
+    if not widths or min(widths) < 1 or latent_ratio < 2:
+        raise InputError(f"need widths >= 1 and latent_ratio >= 2; got {widths}, {latent_ratio}")
+    vmax, dmax = latent_ratio * max(widths), max(widths)
+    lam, b = plrf_spectrum(vmax, alpha), plrf_target(vmax, beta)
+    check_allocation(
+        8 * (3 * vmax * dmax + 4 * dmax * dmax),
+        "the PLRF features",
+        "use fewer widths",
+        device=device,
+    )
+
+    def per_width(arg):  # a list of 1-D arrays is one per width; anything else is shared
+        many = isinstance(arg, list) and len(arg) > 0 and all(np.ndim(a) == 1 for a in arg)
+        if many and len(arg) != len(widths):
+            raise InputError(f"need one schedule / log-step array per width ({len(widths)})")
+        return arg if many else [arg] * len(widths)
+
+    per_lr, per_log = per_width(lrs), per_width(log_steps)
+    f64 = dict(dtype=torch.float64, device=device)
+    lam_t, b_t = torch.as_tensor(lam, **f64), torch.as_tensor(b, **f64)
+    spec = [([], [], []) for _ in widths]
+    for k in range(int(trials)):
+        gen = torch_generator(seed, "plrf-features", *keys, k, device=device)
+        G = torch.randn((vmax, dmax), generator=gen, **f64)
+        for i, d in enumerate(widths):
+            v = latent_ratio * d
+            W = G[:v, :d] / np.sqrt(d)
+            K = W.T @ (lam_t[:v, None] * W)
+            h = W.T @ (lam_t[:v] * b_t[:v])
+            sig, U = torch.linalg.eigh(K)
+            if float(sig.min()) <= 0:
+                raise InputError("a feature draw gave a singular W^T D W; use a larger v/d")
+            proj = U.T @ h  # theta* = sum_j u_j proj_j / sigma_j
+            force = proj * proj / sig  # sigma_j (u_j^T theta*)^2
+            spec[i][0].append(sig.cpu().numpy())
+            spec[i][1].append(force.cpu().numpy())
+            total = float(b_t[:v] @ (lam_t[:v] * b_t[:v]))
+            spec[i][2].append(max(total - float(force.sum()), 0.0))
+    steps, loss = [], []
+    for i in range(len(widths)):
+        T = np.asarray(per_lr[i]).size
+        st = _log_steps(np.arange(T + 1) if per_log[i] is None else per_log[i], T)
+        nodes, force, noise = (np.stack(a) if j < 2 else np.array(a) for j, a in enumerate(spec[i]))
+        steps.append(st)
+        loss.append(spectral_loss(nodes, 1.0, force, noise, per_lr[i], batch, log_steps=st))
+    return {"steps": steps, "loss": loss, "p_inf": 0.5 * np.array([s[2] for s in spec])}

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
-__all__ = ["lazy_limit_figure", "rich_figure", "kernel_heatmaps"]
+__all__ = [
+    "kernel_heatmaps",
+    "lazy_limit_figure",
+    "onset_figure",
+    "rich_figure",
+    "wider_is_better_figure",
+]
 
 
 def lazy_limit_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
@@ -79,4 +86,65 @@ def kernel_heatmaps(result, times: tuple[int, ...] = (0, -1)) -> Figure:
         im = ax.imshow(K, cmap="viridis")
         ax.set_title(f"Phi(t={result.t[i]:g}, t'={result.t[j]:g})", fontsize=8)
         fig.colorbar(im, ax=ax, shrink=0.7)
+    return fig
+
+
+def wider_is_better_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
+    """Test loss against steps per width ratio nu: theory (muP, NTK, lazy) and networks."""
+    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
+    widths = sorted(pred["width"].unique())
+    for i, w in enumerate(widths):
+        p = pred[pred["width"] == w]
+        c = f"C{i}"
+        ax.plot(p["step"], p["test_loss"], "-", color=c, label=f"nu={p['nu'].iloc[0]:g}")
+        ax.plot(p["step"], p["ntk_test_loss"], ":", color=c, lw=1)
+        m = meas[meas["width"] == w].groupby("step")["test_loss"].agg(["mean", "sem"])
+        ax.errorbar(m.index, m["mean"], yerr=2 * m["sem"], fmt="o", ms=3, color=c)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("test loss E[(f - y)^2]")
+    ax.legend(fontsize=7, frameon=False, title="line: muP theory, dots: NTK", title_fontsize=7)
+    last = pred["step"].max()
+    p = pred[pred["step"] == last]
+    m = meas[meas["step"] == last].groupby("width")["test_loss"].agg(["mean", "sem"])
+    ax2.loglog(p["nu"], p["test_loss"], "k-", label="muP theory")
+    ax2.loglog(p["nu"], p["ntk_test_loss"], "k:", label="NTK theory")
+    ax2.errorbar(p["nu"].to_numpy(), m.loc[p["width"], "mean"], yerr=2 * m.loc[p["width"], "sem"],
+                 fmt="o", label="muP networks")  # fmt: skip
+    ax2.xaxis.set_minor_formatter(NullFormatter())
+    ax2.set_xlabel("nu = N / D")
+    ax2.set_ylabel(f"test loss at step {int(last)}")
+    ax2.legend(fontsize=8, frameon=False)
+    fig.suptitle("Wider is better: linear networks in the proportional limit", fontsize=10)
+    return fig
+
+
+def onset_figure(pred: pd.DataFrame, meas: pd.DataFrame, onsets_fn) -> Figure:
+    """Learning curves E_N(P) against E_inf(P), and the onset P* against N on log axes."""
+    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
+    sizes = pred["num_train"].to_numpy()
+    e_inf = pred["test_mse_inf"].to_numpy()
+    r = float(pred["threshold"].iloc[0])
+    mean = meas.groupby(["width", "num_train"])["test_mse"].mean().unstack("num_train")[sizes]
+    for i, w in enumerate(mean.index):
+        ax.loglog(sizes, mean.loc[w], "o-", ms=3, color=f"C{i}", label=f"N={w}")
+    ax.loglog(sizes, e_inf, "k-", lw=2, label="infinite width")
+    ax.set_xlabel("training points P")
+    ax.set_ylabel("test MSE")
+    ax.legend(fontsize=8, frameon=False)
+    ps = onsets_fn({int(w): mean.loc[w].to_numpy() for w in mean.index}, e_inf, sizes, r)
+    N = np.array(list(ps), float)
+    p = np.array(list(ps.values()))
+    ax2.loglog(N, p, "o", label=f"P* (E_N = {r:g} E_inf)")
+    if np.isfinite(p).all():
+        ax2.loglog(N, p[0] * (N / N[0]) ** 0.5, "k--", lw=1, label="N^1/2")
+        k = np.polyfit(np.log(N), np.log(p), 1)[0]
+        ax2.loglog(N, p[0] * (N / N[0]) ** k, "C3-", lw=1, label=f"fit N^{k:.2f}")
+    ax2.xaxis.set_minor_formatter(NullFormatter())
+    ax2.set_xlabel("width N")
+    ax2.set_ylabel("onset P*")
+    ax2.legend(fontsize=8, frameon=False)
+    fig.suptitle("Onset of variance-limited behaviour (lazy ReLU networks)", fontsize=10)
     return fig

@@ -1,4 +1,5 @@
-"""Figures of the CoGS algebra laws (each reads only a law's two tables).
+"""Figures of the CoGS algebra laws and the solvable-grokking laws (each reads only a
+law's two tables).
 
 Example::
 
@@ -14,7 +15,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["constructions_figure", "homomorphism_figure"]
+__all__ = [
+    "constructions_figure",
+    "homomorphism_figure",
+    "lazy_rich_figure",
+    "linear_estimator_figure",
+]
 
 _FLOOR = 1e-18  # defects and losses of 0 are drawn at this floor on the log axis
 
@@ -62,5 +68,61 @@ def constructions_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
     bx.set_ylabel("hidden width q (dots: built)")
     bx.legend(fontsize=7, frameon=False)
     fig.suptitle("CoGS constructions: zero loss at the predicted width", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def linear_estimator_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
+    """Per ratio: train/test loss (log) and accuracy against step, theory lines, trial means."""
+    ratios = sorted(pred["ratio"].unique())
+    fig = Figure(figsize=(4 * len(ratios), 6.5))
+    mean = meas.groupby(["ratio", "step"], as_index=False).mean(numeric_only=True)
+    for i, r in enumerate(ratios):
+        ax, bx = (
+            fig.add_subplot(2, len(ratios), i + 1),
+            fig.add_subplot(2, len(ratios), len(ratios) + i + 1),
+        )
+        p, m = pred[pred["ratio"] == r], mean[mean["ratio"] == r]
+        for j, kind in enumerate(("train", "test")):
+            ax.plot(p["step"], p[f"{kind}_loss"], "-", color=f"C{j}", label=f"{kind} (MP theory)")
+            ax.plot(
+                m["step"], m[f"{kind}_loss"], "o", ms=3, color=f"C{j}", label=f"{kind} (GD, mean)"
+            )
+            bx.plot(p["step"], p[f"{kind}_accuracy"], "-", color=f"C{j}")
+            bx.plot(m["step"], m[f"{kind}_accuracy"], "o", ms=3, color=f"C{j}")
+        ax.axhline(float(p["threshold"].iloc[0]), color="k", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_title(f"lambda = d/N = {r:g}", fontsize=9)
+        bx.set_xlabel("GD step")
+        if i == 0:
+            ax.set_ylabel("per-output MSE")
+            bx.set_ylabel("accuracy (loss < epsilon)")
+            ax.legend(fontsize=7, frameon=False)
+    fig.suptitle("Grokking in a linear estimator: theory lines, GD trial means", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def lazy_rich_figure(pred: pd.DataFrame, meas: pd.DataFrame, times: pd.DataFrame) -> Figure:
+    """Test/train loss curves per alpha; t_grok and t_train against alpha with the theory."""
+    fig = Figure(figsize=(10, 4))
+    ax, bx = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for i, (a, g) in enumerate(meas[meas["trial"] == meas["trial"].min()].groupby("alpha")):
+        ax.plot(g["step"], g["test_loss"], "-", color=f"C{i}", label=f"alpha = {a:g} (test)")
+        ax.plot(g["step"], g["train_loss"], ":", color=f"C{i}")
+    ax.set_xscale("log")
+    ax.set_xlabel("GD step")
+    ax.set_ylabel("loss (solid: population test, dotted: train)")
+    ax.legend(fontsize=7, frameon=False)
+    p = pred.sort_values("alpha")
+    bx.plot(p["alpha"], p["t_grok"], "k-", label="t_grok (population theory)")
+    bx.plot(times["alpha"], times["t_grok"], "o", color="C0", ms=4, label="t_grok (runs)")
+    bx.plot(times["alpha"], times["t_train"], "s", color="C1", ms=4, label="t_train (runs)")
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel("initial output scale alpha")
+    bx.set_ylabel("steps to half the initial loss")
+    bx.legend(fontsize=7, frameon=False)
+    fig.suptitle("Lazy to rich: the generalization time grows with alpha", fontsize=10)
     fig.tight_layout()
     return fig

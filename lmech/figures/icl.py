@@ -19,6 +19,8 @@ __all__ = [
     "depth_figure",
     "depth_law_figure",
     "transformer_peak_figure",
+    "full_attention_figure",
+    "tradeoff_figure",
 ]
 
 
@@ -255,5 +257,54 @@ def transformer_peak_figure(pred: pd.DataFrame, meas: pd.DataFrame):
     ax.set(xscale="log", yscale="log", xlabel="tau = n / d^2", ylabel="test error")
     ax.set_title("Interpolation peaks: linear attention vs softmax Transformer", fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def full_attention_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """ICL and IDG error against kappa: the reduced optimum (lines), the trained full
+    linear-attention layer (points with paired standard errors), the isotropic null."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for kind, color in (("icl", "C0"), ("idg", "C1")):
+        p = pred[pred["kind"] == kind].sort_values("kappa")
+        m = meas[meas["kind"] == kind].sort_values("kappa")
+        ax.plot(p["kappa"], p["error"], "-", color=color, label=f"reduced optimum, {kind}")
+        ax.plot(p["kappa"], p["isotropic_null"], ":", color=color, lw=0.8)
+        ax.errorbar(
+            m["kappa"],
+            m["error"],
+            yerr=m["error_se"],
+            fmt="o",
+            color=color,
+            ms=5,
+            label=f"trained full layer, {kind}",
+        )
+    ax.set(xscale="log", xlabel="kappa = k/d", ylabel="test error")
+    ax.set_title("Full linear attention trained by Adam vs reduced Gamma*", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """ICL error against kappa for the top-aligned and isotropic tests: the alignment
+    theory (lines) and the pretrained model's pool means (points)."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    for ax, test in zip(axes, ("top", "isotropic"), strict=True):
+        p = pred[pred["test"] == test].sort_values("kappa")
+        g = meas[meas["test"] == test].groupby("kappa")["icl_error"]
+        ax.plot(p["kappa"], p["icl_error"], "-", color="C0", label="alignment theory")
+        ax.errorbar(
+            g.mean().index,
+            g.mean(),
+            yerr=g.sem().fillna(0),
+            fmt="o",
+            color="C1",
+            ms=4,
+            label="pretrained model",
+        )
+        ax.set(xscale="log", xlabel="kappa = k/d", ylabel="ICL error", title=f"{test} test")
+        ax.legend(fontsize=7)
+    fig.suptitle("More task diversity: worse on the top direction, better on average", fontsize=10)
     fig.tight_layout()
     return fig

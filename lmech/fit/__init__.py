@@ -8,6 +8,7 @@ The bootstrap pieces (:func:`resample_counts`, :func:`percentile_interval`) are 
 >>> res.table()  # doctest: +SKIP
 """
 
+from lmech.fit._identify import IdentifiabilityWarning
 from lmech.fit.allocation import compute_optimal_exponents, efficient_frontier
 from lmech.fit.approaches import ComputeOptimalFit, fit_envelope, fit_isoflop
 from lmech.fit.bootstrap import percentile_interval, resample_counts
@@ -23,6 +24,7 @@ from lmech.fit.powerlaw import PowerLawFit, fit_powerlaw
 __all__ = [
     "HOFFMANN_2022",
     "ChinchillaFit",
+    "IdentifiabilityWarning",
     "ComputeOptimalFit",
     "PowerLawFit",
     "chinchilla_loss",

@@ -2,14 +2,18 @@
 
 Every check raises :class:`lmech.errors.InputError` whose message says what was expected,
 what came and how to fix it. Sizes are checked before any work starts: the number of
-bootstrap resamples is capped at :data:`MAX_BOOTSTRAP`, and the memory a fit will need is
+bootstrap resamples is capped at :data:`MAX_BOOTSTRAP`, the memory a fit will need is
 estimated and refused above lmech's memory limit (:mod:`lmech._memory`: a share of the
-available RAM, or ``LMECH_MEMORY_LIMIT_GB``).
+available RAM, or ``LMECH_MEMORY_LIMIT_GB``), and so is its CPU time
+(:func:`check_time`: the solver's row-iterations over a measured throughput, refused above
+:data:`DEFAULT_MAX_SECONDS` or ``LMECH_FIT_MAX_SECONDS``), so that a fit of 10^7 rows is
+refused in one line instead of running for days.
 """
 
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -28,6 +32,9 @@ __all__ = [
     "check_bool",
     "check_fit_seed",
     "check_memory",
+    "check_time",
+    "fit_time_limit",
+    "distinct_log_labels",
     "distinct_labels",
     "check_loss_varies",
     "exact_duplicates",
@@ -37,6 +44,16 @@ MAX_BOOTSTRAP = 100_000  # resamples; 0 means no intervals
 MAX_STARTS = 100_000  # rows of a start grid (Hoffmann et al.'s grid has 4,500)
 # values equal to this relative precision count as one (a CSV round trip keeps ~1e-15)
 DISTINCT_RTOL = 1e-9
+#: Rows x iterations of the batched solver (:mod:`lmech.fit._solver`) per CPU second on
+#: one core: 2.0-3.2e6 measured for the Chinchilla design (n = 64-1000 rows, 4,500 starts,
+#: 1 thread, a shared 2-core machine); the lower end, so the estimate errs high.
+SOLVER_ROWS_PER_SECOND = 2.0e6
+#: Iterations a fit is charged for (above the means measured: stage-2 Chinchilla starts
+#: 55-127, bootstrap refits 1-72 at n = 64-300): the screen's 15 are exact.
+CONVERGE_ITERATIONS = 200
+BOOTSTRAP_ITERATIONS = 100
+TIME_ENV_VAR = "LMECH_FIT_MAX_SECONDS"
+DEFAULT_MAX_SECONDS = 3600.0  # one CPU-hour
 
 
 def positive_column(x, name: str) -> np.ndarray:
@@ -144,15 +161,62 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     check_allocation(int(nbytes), what, fix)
 
 
+def fit_time_limit() -> tuple[float, str]:
+    """(CPU seconds a fit may be estimated to take, where the limit comes from)."""
+    raw = os.environ.get(TIME_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_MAX_SECONDS, "the default"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise InputError(
+            f"{TIME_ENV_VAR} must be a positive number of CPU seconds (e.g. "
+            f"{TIME_ENV_VAR}=7200); got {raw!r}"
+        )
+    return value, f"{TIME_ENV_VAR}={raw}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.3g} days"
+
+
+def check_time(row_iterations: float, what: str, fix: str) -> None:
+    """Refuse a fit whose estimated CPU time (``row_iterations`` of the solver at
+    :data:`SOLVER_ROWS_PER_SECOND`) exceeds :func:`fit_time_limit`, before any work."""
+    seconds = float(row_iterations) / SOLVER_ROWS_PER_SECOND
+    limit, source = fit_time_limit()
+    if seconds <= limit:
+        return
+    raise InputError(
+        f"{what} would take about {_duration(seconds)} of CPU time (estimated at "
+        f"{SOLVER_ROWS_PER_SECOND:.2g} solver rows x iterations per second), above the "
+        f"limit of {_duration(limit)} ({source}); got {row_iterations:.3g} rows x "
+        f"iterations; {fix}, or raise the limit with {TIME_ENV_VAR}=<seconds>"
+    )
+
+
+def distinct_log_labels(*log_columns: np.ndarray) -> tuple[int, np.ndarray]:
+    """:func:`distinct_labels` of columns given as logarithms."""
+    n = len(log_columns[0])
+    if n == 0:
+        return 0, np.zeros(0, dtype=np.int64)
+    keys = np.stack([np.round(np.asarray(c) / DISTINCT_RTOL) for c in log_columns], axis=1)
+    uniq, labels = np.unique(keys, axis=0, return_inverse=True)
+    return len(uniq), labels.reshape(-1)
+
+
 def distinct_labels(*columns: np.ndarray) -> tuple[int, np.ndarray]:
     """(number of distinct rows, (n,) label of each row) of positive columns, with values
     equal to a relative ``DISTINCT_RTOL`` counted as one."""
-    n = len(columns[0])
-    if n == 0:
-        return 0, np.zeros(0, dtype=np.int64)
-    keys = np.stack([np.round(np.log(c) / DISTINCT_RTOL) for c in columns], axis=1)
-    uniq, labels = np.unique(keys, axis=0, return_inverse=True)
-    return len(uniq), labels.reshape(-1)
+    return distinct_log_labels(*(np.log(c) for c in columns))
 
 
 def check_loss_varies(loss: np.ndarray, name: str = "loss") -> None:

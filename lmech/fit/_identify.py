@@ -30,6 +30,7 @@ import numpy as np
 from lmech.fit.bootstrap import percentile_interval
 
 __all__ = [
+    "IdentifiabilityWarning",
     "JAC_RTOL",
     "TERM_MIN_SHARE",
     "EXACT_RESIDUAL",
@@ -45,6 +46,11 @@ JAC_RTOL = 1e-6
 TERM_MIN_SHARE = 1e-6
 EXACT_RESIDUAL = 1e-9  # max |log residual| below this: the law reproduces the data exactly
 MIN_USABLE_FRACTION = 0.5  # of bootstrap resamples, else intervals are not reported
+
+
+class IdentifiabilityWarning(UserWarning):
+    """Numbers a low-level fit returned that the data do not pin down (the message says
+    which and why); the high-level fits put these in their ``warnings`` instead."""
 
 
 @dataclass
@@ -72,7 +78,10 @@ def weak_directions(grad: np.ndarray) -> list[tuple[float, np.ndarray]]:
     of ``grad`` (n, P) flatter than :data:`JAC_RTOL`."""
     if not np.isfinite(grad).all():
         return [(0.0, np.arange(grad.shape[1]))]
-    _, s, vt = np.linalg.svd(grad / np.sqrt(max(len(grad), 1)), full_matrices=True)
+    # full (P, P) right factor; the (n, n) left one only when n < P (it is never used, and
+    # at n = 10^5 rows it would be 75 GB)
+    full = grad.shape[0] < grad.shape[1]
+    _, s, vt = np.linalg.svd(grad / np.sqrt(max(len(grad), 1)), full_matrices=full)
     s = np.concatenate([s, np.zeros(grad.shape[1] - len(s))])  # fewer rows than columns
     top = s[0] if len(s) and s[0] > 0 else 1.0
     out = []

@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,9 @@ import pandas as pd
 
 from lmech.errors import InputError
 from lmech.fit._checks import (
+    BOOTSTRAP_ITERATIONS,
+    CONVERGE_ITERATIONS,
+    DISTINCT_RTOL,
     MAX_STARTS,
     check_bootstrap,
     check_delta,
@@ -33,14 +37,17 @@ from lmech.fit._checks import (
     check_level,
     check_loss_varies,
     check_memory,
+    check_time,
     distinct_labels,
-    exact_duplicates,
+    distinct_log_labels,
     positive_column,
     same_length,
 )
 from lmech.fit._identify import (
     EXACT_RESIDUAL,
+    MIN_USABLE_FRACTION,
     TERM_MIN_SHARE,
+    IdentifiabilityWarning,
     Notes,
     check_intervals,
     parameter_records,
@@ -172,8 +179,20 @@ def multistart(
 
     ``log_loss`` is (R, n): R loss vectors measured at the same (N_i, D_i) (repetitions of
     a noisy experiment), all fitted in one batch. theta rows are (a, b, e, alpha, beta).
-    This is the low-level engine: it does not check identifiability (use
-    :func:`fit_chinchilla` for that).
+
+    Data that cannot identify the law are refused as :func:`fit_chinchilla` refuses them
+    (fewer than 10 distinct (N, D) runs or 3 distinct N or D, log D an exact linear
+    function of log N, a data set whose loss is constant). After the fit, an
+    :class:`~lmech.fit.IdentifiabilityWarning` names the data sets where a parameter
+    never moved from its start, became non-finite or belongs to a term that vanished
+    (those numbers are not estimates), and one warns about rows repeated exactly and
+    nearly collinear N and D. The estimated memory and CPU time are checked first.
+
+    Raises:
+        InputError: arrays of the wrong shape or with non-finite values, a bad ``grid``,
+            ``delta``, ``max_iter``, ``screen_iter`` or ``keep``, data that cannot
+            identify the law, or a fit above the memory or time limit
+            (``LMECH_MEMORY_LIMIT_GB``, ``LMECH_FIT_MAX_SECONDS``).
 
     Warning:
         To save time, every start first runs ``screen_iter`` iterations; only the best
@@ -182,10 +201,28 @@ def multistart(
         al. ran every start to the end. The benchmark checks the optimum is the same as a
         full loop of scipy L-BFGS-B over the 4,500 starts.
     """
-    theta, value, _, _ = _multistart(
+    log_n, log_d, log_loss = _log_arrays(log_n, log_d, log_loss)
+    grid = _check_grid(grid)
+    delta = check_delta(delta)
+    max_iter = _positive_int(max_iter, "max_iter")
+    screen_iter = _positive_int(screen_iter, "screen_iter")
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep <= 1:
+        raise InputError(f"keep must be a fraction of the starts in (0, 1]; got {keep!r}")
+    r, n, g = len(log_loss), len(log_n), len(grid)
+    k = min(g, max(8, int(np.ceil(keep * g))))
+    what = f"a Chinchilla multistart of {r} data sets x {n} rows from {g} starts"
+    check_time(r * n * (g * screen_iter + k * min(max_iter, CONVERGE_ITERATIONS)), what,
+               "use fewer starts (grid), rows or data sets")  # fmt: skip
+    check_memory(8.0 * (100 * n + 6 * max(4e6, 5 * n) + 20 * r * g), what,
+                 "use fewer starts (grid) or data sets")  # fmt: skip
+    notes = Notes()
+    _check_log_data(log_n, log_d, log_loss, notes)
+    theta, value, start, conv = _multistart(
         log_n, log_d, log_loss, grid, delta=delta, max_iter=max_iter,
         screen_iter=screen_iter, keep=keep,
     )  # fmt: skip
+    _diagnose_batch(theta, start, _Design(log_n, log_d), notes)
+    _emit(notes)
     return theta, value
 
 
@@ -199,18 +236,77 @@ def bootstrap_refit(
     delta: float | None = 1e-3,
     max_iter: int = 500,
 ) -> np.ndarray:
-    """Refit (R, B, 5) bootstrap resamples (row counts (R, B, n)) from each R's optimum."""
-    log_loss = np.atleast_2d(log_loss)
+    """Refit (R, B, 5) bootstrap resamples (row counts (R, B, n)) from each R's optimum.
+
+    The data are checked as by :func:`multistart`. A resample that keeps fewer than 6
+    distinct (N, D) runs or fewer than 3 distinct N or D cannot identify the law: its row
+    of the result is NaN (left out, as :func:`fit_chinchilla` leaves it out), never a
+    refit that stayed at ``theta_hat``. An :class:`~lmech.fit.IdentifiabilityWarning`
+    says when more than half of a data set's resamples were left out, when refits
+    diverged, and when every refit of a data set returned the same value of a parameter
+    although the fit does not reproduce its data exactly (a zero-width interval that
+    means nothing).
+
+    Raises:
+        InputError: arrays of the wrong shape, negative or non-finite counts, a
+            non-finite ``theta_hat``, data that cannot identify the law, or work above
+            the memory or time limit.
+    """
+    log_n, log_d, log_loss = _log_arrays(log_n, log_d, log_loss)
+    r, n = log_loss.shape
+    theta_hat = _finite_array(theta_hat, "theta_hat")
     theta_hat = np.atleast_2d(theta_hat)
-    r, b, n = counts.shape
+    if theta_hat.shape != (r, 5):
+        raise InputError(
+            f"theta_hat must be ({r}, 5): one optimum (a, b, e, alpha, beta) per data set; "
+            f"got shape {theta_hat.shape}"
+        )
+    counts = _finite_array(counts, "counts")
+    if counts.ndim != 3 or counts.shape[0] != r or counts.shape[2] != n:
+        raise InputError(
+            f"counts must be (R, B, n) = ({r}, B, {n}): each resample's count of every row; "
+            f"got shape {counts.shape}"
+        )
+    if (counts < 0).any():
+        raise InputError(
+            f"counts must be >= 0 (how often a row is drawn); got {int((counts < 0).sum())} "
+            "negative entries"
+        )
+    max_iter = _positive_int(max_iter, "max_iter")
+    delta = check_delta(delta)
+    b = counts.shape[1]
+    what = f"{r} x {b} Chinchilla bootstrap refits of {n} rows"
+    check_time(r * b * n * min(max_iter, BOOTSTRAP_ITERATIONS), what,
+               "use fewer resamples or rows")  # fmt: skip
+    check_memory(8.0 * (100 * n + 6 * max(4e6, 5 * n) + 2 * r * b * n + 20 * r * b), what,
+                 "use fewer resamples")  # fmt: skip
+    notes = Notes()
+    labels = _check_log_data(log_n, log_d, log_loss, notes)
+    flat = counts.reshape(r * b, n)
+    ok = present_counts(flat, labels) >= MIN_RESAMPLE_RUNS
+    for col in (log_n, log_d):
+        ok &= present_counts(flat, distinct_log_labels(col)[1]) >= MIN_DISTINCT_SIZES
     d = _Design(log_n, log_d)
-    theta0 = np.repeat(d.to_scaled(theta_hat), b, axis=0)  # (R*B, 5)
-    row = np.repeat(np.arange(r), b)
-    res = minimize_chunked(
-        theta0, d.design, log_loss, counts.reshape(r * b, n), y_index=row, delta=delta,
-        max_iter=max_iter,
-    )  # fmt: skip
-    return d.to_original(res.theta).reshape(r, b, 5)
+    out = _refit(d, log_loss, theta_hat, counts, ok.reshape(r, b), delta, max_iter)
+    _diagnose_refits(out, ok.reshape(r, b), theta_hat, d, log_loss, notes)
+    _emit(notes)
+    return out
+
+
+def _refit(d: _Design, log_loss, theta_hat, counts, ok, delta, max_iter) -> np.ndarray:
+    """(R, B, 5) refits of the resamples where ``ok`` (R, B), NaN elsewhere; no checks."""
+    r, b, n = counts.shape
+    out = np.full((r * b, 5), np.nan)
+    idx = np.flatnonzero(ok.reshape(-1))
+    if idx.size:
+        theta0 = np.repeat(d.to_scaled(theta_hat), b, axis=0)[idx]  # (S, 5)
+        row = np.repeat(np.arange(r), b)[idx]
+        res = minimize_chunked(
+            theta0, d.design, log_loss, counts.reshape(r * b, n)[idx], y_index=row,
+            delta=delta, max_iter=max_iter,
+        )  # fmt: skip
+        out[idx] = d.to_original(res.theta)
+    return out.reshape(r, b, 5)
 
 
 def named_parameters(theta: np.ndarray) -> np.ndarray:
@@ -323,18 +419,159 @@ _TERMS = (("A", "alpha"), ("B", "beta"), ("E",))
 _TERM_TEXT = ("A/N^alpha", "B/D^beta", "E")
 
 
-def _check_data(N: np.ndarray, D: np.ndarray, loss: np.ndarray, notes) -> tuple[int, np.ndarray]:
-    """Refuse data that cannot identify the law; (distinct runs, their labels)."""
-    n = len(N)
-    k, labels = distinct_labels(N, D)
-    kn, _ = distinct_labels(N)
-    kd, _ = distinct_labels(D)
+def _positive_int(x, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
+        raise InputError(f"{name} must be an integer >= 1; got {x!r}")
+    return int(x)
+
+
+def _finite_array(x, name: str) -> np.ndarray:
+    if np.iscomplexobj(x):
+        raise InputError(f"{name} must be real numbers; got complex values")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(
+            f"{name} must be an array of numbers; got {type(x).__name__} ({err})"
+        ) from None
+    if not np.isfinite(arr).all():
+        raise InputError(
+            f"{name} must be finite; got {int((~np.isfinite(arr)).sum())} NaN/inf entries"
+        )
+    return arr
+
+
+def _log_arrays(log_n, log_d, log_loss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log N (n,), log D (n,), log loss (R, n)) checked for shape and finiteness."""
+    log_n, log_d = _finite_array(log_n, "log_n"), _finite_array(log_d, "log_d")
+    log_loss = np.atleast_2d(_finite_array(log_loss, "log_loss"))
+    if log_n.ndim != 1 or log_d.shape != log_n.shape:
+        raise InputError(
+            f"log_n and log_d must be 1-D with one value per run; got shapes {log_n.shape} "
+            f"and {log_d.shape}"
+        )
+    if log_loss.ndim != 2 or log_loss.shape[1] != len(log_n) or len(log_loss) == 0:
+        raise InputError(
+            f"log_loss must be (R, n) = (R, {len(log_n)}): R data sets at the same runs; got "
+            f"shape {log_loss.shape}"
+        )
+    return log_n, log_d, log_loss
+
+
+def _check_grid(grid) -> np.ndarray:
+    if grid is None:
+        return hoffmann_grid()
+    try:
+        grid = np.atleast_2d(np.asarray(grid, dtype=np.float64))
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(f"grid must be a numeric (S, 5) array of starts; got {err}") from None
+    if grid.ndim != 2 or grid.shape[1] != 5 or len(grid) == 0 or not np.isfinite(grid).all():
+        raise InputError(
+            "grid must be a finite (S, 5) array of starts (a, b, e, alpha, beta) with S >= 1; "
+            f"got shape {grid.shape}" + ("" if grid.ndim != 2 else " or non-finite values")
+        )
+    if len(grid) > MAX_STARTS:
+        raise InputError(
+            f"grid must have at most {MAX_STARTS} starts; got {len(grid)}; Hoffmann et al.'s "
+            "grid has 4,500"
+        )
+    return grid
+
+
+def _emit(notes: Notes) -> None:
+    for message in notes.warnings:
+        warnings.warn(message, IdentifiabilityWarning, stacklevel=3)
+
+
+def _sets(rows) -> str:
+    rows = [int(i) for i in rows]
+    return f"{rows[:8]}" + (" ..." if len(rows) > 8 else "")
+
+
+def _diagnose_batch(theta: np.ndarray, start: np.ndarray, d: _Design, notes: Notes) -> None:
+    """Post-fit checks of R multistart fits (original coordinates), aggregated."""
+    r = len(theta)
+    bad = ~np.isfinite(theta).all(axis=1)
+    if bad.any():
+        notes.warn(
+            f"in {int(bad.sum())} of {r} data sets (rows {_sets(np.flatnonzero(bad))}) the fit "
+            "drove a parameter to a bound (0 or infinity): those rows are not estimates"
+        )
+    th_s, st_s = d.to_scaled(theta), d.to_scaled(start)
+    pinned = ~(np.abs(th_s - st_s) > 1e-12 * np.maximum(1.0, np.abs(st_s)))
+    for j in range(5):
+        rows = np.flatnonzero(pinned[:, j] & ~bad)
+        if rows.size:
+            name = _COORD_NAMES[j][0]
+            notes.warn(
+                f"in {rows.size} of {r} data sets (rows {_sets(rows)}) {name} never moved from "
+                "its start value: the data carry no information on it, and that row's "
+                f"{name} is the start, not an estimate"
+            )
+    dead = {text: [] for text in _TERM_TEXT}
+    for i in np.flatnonzero(~bad):
+        _, share, _ = jacobian(th_s[i], d.design)
+        for text, top in zip(_TERM_TEXT, share.max(axis=0), strict=True):
+            if top < TERM_MIN_SHARE:
+                dead[text].append(i)
+    for text, rows in dead.items():
+        if rows:
+            notes.warn(
+                f"in {len(rows)} of {r} data sets (rows {_sets(rows)}) the {text} term is below "
+                f"{TERM_MIN_SHARE:g} of the fitted loss at every run: it sits at a bound and "
+                "the data do not fix its parameters"
+            )
+
+
+def _diagnose_refits(out, ok, theta_hat, d: _Design, log_loss, notes: Notes) -> None:
+    """Post-refit checks of (R, B, 5) bootstrap refits: dropped, diverged, never moved."""
+    r, b, _ = out.shape
+    few = np.flatnonzero(ok.sum(axis=1) < MIN_USABLE_FRACTION * b)
+    if few.size:
+        notes.warn(
+            f"in {few.size} of {r} data sets (rows {_sets(few)}) more than "
+            f"{1 - MIN_USABLE_FRACTION:.0%} of the {b} resamples kept fewer than "
+            f"{MIN_RESAMPLE_RUNS} distinct runs or {MIN_DISTINCT_SIZES} distinct N or D and "
+            "were left out (NaN rows): their intervals rest on too few refits; add runs"
+        )
+    diverged = ok & ~np.isfinite(out).all(axis=2)
+    if diverged.any():
+        notes.warn(
+            f"{int(diverged.sum())} of {int(ok.sum())} bootstrap refits diverged "
+            "(non-finite parameters)"
+        )
+    th_s = d.to_scaled(theta_hat)
+    for j in range(5):
+        rows = []
+        for i in range(r):
+            v = out[i, ok[i] & np.isfinite(out[i]).all(axis=1), j]
+            if v.size < 2 or np.ptp(v) > 1e-12 * max(1.0, abs(float(v[0]))):
+                continue
+            _, _, pred = jacobian(th_s[i], d.design)
+            if np.abs(pred - log_loss[i]).max() > EXACT_RESIDUAL:
+                rows.append(i)
+        if rows:
+            name = _COORD_NAMES[j][0]
+            notes.warn(
+                f"in {len(rows)} of {r} data sets (rows {_sets(rows)}) every bootstrap refit "
+                f"returned the same {name} although the fit does not reproduce the data "
+                "exactly: the refits never moved it, and its zero-width interval means nothing"
+            )
+
+
+def _check_log_data(log_n, log_d, log_loss, notes) -> np.ndarray:
+    """:func:`_check_data` in log coordinates for R data sets (R, n) sharing N and D;
+    (n,) labels of the distinct (N, D) runs."""
+    n = len(log_n)
+    k, labels = distinct_log_labels(log_n, log_d)
+    kn, _ = distinct_log_labels(log_n)
+    kd, _ = distinct_log_labels(log_d)
     if k < MIN_DISTINCT_RUNS or kn < MIN_DISTINCT_SIZES or kd < MIN_DISTINCT_SIZES:
         got = [f"{k} distinct (N, D) runs"]
         if n > k:
             got[0] += f" ({n} rows, {n - k} of them repeat an (N, D) already present)"
-        for col, name, kk in ((N, "N", kn), (D, "D", kd)):
-            one = f" ({name} = {col[0]:.4g} in all {n} rows)" if kk == 1 else ""
+        for col, name, kk in ((log_n, "N", kn), (log_d, "D", kd)):
+            one = f" ({name} = {np.exp(col[0]):.4g} in all {n} rows)" if kk == 1 else ""
             got.append(f"{kk} distinct {name}{one}")
         fix = [
             what
@@ -351,10 +588,17 @@ def _check_data(N: np.ndarray, D: np.ndarray, loss: np.ndarray, notes) -> tuple[
             f"and alpha) and of D (for B and beta); got {', '.join(got)}; add runs at other "
             f"{' and '.join(fix)}"
         )
-    check_loss_varies(loss)
-    ln, ld = np.log(N), np.log(D)
+    flat = np.flatnonzero(np.ptp(log_loss, axis=1) <= DISTINCT_RTOL)
+    if flat.size and len(log_loss) == 1:
+        check_loss_varies(np.exp(log_loss[0]))
+    if flat.size:
+        raise InputError(
+            f"the loss must vary across the runs of every data set to fit a scaling law; got "
+            f"a constant loss in {flat.size} of {len(log_loss)} data sets (rows "
+            f"{_sets(flat)}); drop those data sets"
+        )
     first = np.unique(labels, return_index=True)[1]  # one row per distinct run
-    xn, xd = ln[first] - ln[first].mean(), ld[first] - ld[first].mean()
+    xn, xd = log_n[first] - log_n[first].mean(), log_d[first] - log_d[first].mean()
     corr = float(xn @ xd / np.sqrt((xn @ xn) * (xd @ xd)))
     if 1.0 - abs(corr) <= 1e-9:
         raise InputError(
@@ -368,13 +612,20 @@ def _check_data(N: np.ndarray, D: np.ndarray, loss: np.ndarray, notes) -> tuple[
             "terms are hard to tell apart and their parameters trade off; add runs off "
             "that line"
         )
-    dups = exact_duplicates(N, D, loss)
-    if dups:
+    dups = [n - distinct_log_labels(log_n, log_d, row)[0] for row in log_loss]
+    if any(dups):
+        where = "" if len(log_loss) == 1 else f" (the most in one of {len(log_loss)} data sets)"
         notes.warn(
-            f"{dups} of {n} rows repeat another row exactly (same N, D and loss): they weigh "
-            "double in the fit and the bootstrap; drop them if they are copies"
+            f"{max(dups)} of {n} rows repeat another row exactly (same N, D and loss){where}: "
+            "they weigh double in the fit and the bootstrap; drop them if they are copies"
         )
-    return k, labels
+    return labels
+
+
+def _check_data(N: np.ndarray, D: np.ndarray, loss: np.ndarray, notes) -> tuple[int, np.ndarray]:
+    """Refuse data that cannot identify the law; (distinct runs, their labels)."""
+    labels = _check_log_data(np.log(N), np.log(D), np.log(loss)[None], notes)
+    return int(labels.max(initial=-1)) + 1, labels
 
 
 def _diagnose(theta: np.ndarray, start: np.ndarray, converged: bool, d: _Design, log_l, notes):
@@ -495,23 +746,13 @@ def fit_chinchilla(
     level = check_level(level)
     delta = check_delta(delta)
     seed = check_fit_seed(seed)
-    if grid is None:
-        grid = hoffmann_grid()
-    else:
-        try:
-            grid = np.atleast_2d(np.asarray(grid, dtype=np.float64))
-        except (TypeError, ValueError, OverflowError) as err:
-            raise InputError(f"grid must be a numeric (S, 5) array of starts; got {err}") from None
-    if grid.ndim != 2 or grid.shape[1] != 5 or len(grid) == 0 or not np.isfinite(grid).all():
-        raise InputError(
-            "grid must be a finite (S, 5) array of starts (a, b, e, alpha, beta) with S >= 1; "
-            f"got shape {grid.shape}" + ("" if grid.ndim != 2 else " or non-finite values")
-        )
-    if len(grid) > MAX_STARTS:
-        raise InputError(
-            f"grid must have at most {MAX_STARTS} starts; got {len(grid)}; Hoffmann et al.'s "
-            "grid has 4,500"
-        )
+    grid = _check_grid(grid)
+    g = len(grid)
+    stage2 = min(g, max(8, int(np.ceil(0.02 * g)))) * CONVERGE_ITERATIONS
+    check_time(n * (15 * g + stage2 + bootstrap * BOOTSTRAP_ITERATIONS),
+               f"a Chinchilla fit of {n} rows from {g} starts with {bootstrap} bootstrap "
+               "resamples", "use fewer rows, fewer resamples (--bootstrap) or the coarse "
+               "grid of starts (--grid coarse)")  # fmt: skip
     notes = Notes()
     k, labels = _check_data(N, D, loss, notes)
     work = 8.0 * (100 * n + 6 * max(4e6, 5 * n) + 10 * len(grid)) + 24.0 * bootstrap * n
@@ -531,7 +772,8 @@ def fit_chinchilla(
             ok &= present_counts(counts, distinct_labels(col)[1]) >= MIN_DISTINCT_SIZES
         samples = np.full((bootstrap, len(REPORTED)), np.nan)
         if ok.any():
-            boot = bootstrap_refit(log_n, log_d, log_l[None], theta, counts[ok][None], delta=delta)
+            boot = _refit(_Design(log_n, log_d), log_l[None], theta, counts[ok][None],
+                          np.ones((1, int(ok.sum())), bool), delta, 500)  # fmt: skip
             samples[ok] = named_parameters(boot[0])
         check_intervals(
             samples, REPORTED, est_row, level, notes, exact=exact, dropped=int((~ok).sum()),

@@ -118,12 +118,16 @@ _CHINCHILLA_HELP = (
     "Fit L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, Approach 3).\n\n"
     "Data that cannot identify the law (fewer than 10 distinct (N, D) runs, fewer than 3 "
     "distinct N or D, collinear N and D, a constant loss) are refused; parameters the data "
-    "do not fix are reported as not identified, with a warning: line."
+    "do not fix are reported as not identified, with a warning: line. A fit whose "
+    "estimated CPU time exceeds one hour (or LMECH_FIT_MAX_SECONDS) is refused before it "
+    "starts."
 )
 _POWERLAW_HELP = (
     "Fit y = E + A x^-alpha by least squares on log y.\n\n"
     "Fewer than 4 distinct x (3 with --no-offset) or a constant y are refused; parameters "
-    "the data do not fix are reported as not identified, with a warning: line."
+    "the data do not fix are reported as not identified, with a warning: line. A fit whose "
+    "estimated CPU time exceeds one hour (or LMECH_FIT_MAX_SECONDS) is refused before it "
+    "starts."
 )
 
 

@@ -8,7 +8,7 @@ r"""Measures of word embeddings: analogies, effective rank, circularity.
   cos(w, b - a + c), top-1 exact match; case-insensitive; the candidates and the
   questions are restricted to the ``restrict`` most frequent words, and a question with
   a word outside them is skipped (reported as ``seen`` out of ``total``, as word2vec's
-  ``compute-accuracy`` does);
+  ``compute-accuracy`` does); :func:`analogy_summary` totals semantic, syntactic, all;
 - :func:`expected_analogy_accuracy`: the same protocol on embeddings with exact ties
   (two words with equal vectors), the expectation under uniform random tie-breaking;
   for exact population embeddings, where ties are the point;
@@ -37,6 +37,7 @@ __all__ = [
     "AnalogySection",
     "load_analogies",
     "analogy_accuracy",
+    "analogy_summary",
     "expected_analogy_accuracy",
     "effective_rank",
     "Circularity",
@@ -148,6 +149,19 @@ def analogy_accuracy(
             (sec.name, sec.kind, seen, len(sec.questions), correct, correct / seen if seen else 0.0)
         )
     return pd.DataFrame(rows, columns=["section", "kind", "seen", "total", "correct", "accuracy"])
+
+
+def analogy_summary(table: pd.DataFrame) -> dict:
+    """Totals of an :func:`analogy_accuracy` table: ``{kind}_correct``, ``{kind}_seen`` and
+    ``{kind}`` (accuracy = correct / seen, 0 where nothing is seen) for kind in
+    ``semantic``, ``syntactic`` and ``all``."""
+    out = {}
+    for kind in ("semantic", "syntactic", "all"):
+        t = table if kind == "all" else table[table["kind"] == kind]
+        correct, seen = int(t["correct"].sum()), int(t["seen"].sum())
+        out[f"{kind}_correct"], out[f"{kind}_seen"] = correct, seen
+        out[kind] = correct / seen if seen else 0.0
+    return out
 
 
 def expected_analogy_accuracy(E, questions, *, tol: float = 1e-9) -> float:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -42,7 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmech.errors import ConfigError, DataUnavailableError, DeviceError, LmechError, StoreError
+from lmech.errors import (
+    ConfigError,
+    ConvergenceError,
+    DataUnavailableError,
+    DeviceError,
+    LmechError,
+    StoreError,
+)
 from lmech.laws import registry
 from lmech.laws.base import Law, Verdict, spec_hash
 from lmech.runs.pool import Task, TaskDied, WorkerPool
@@ -454,6 +462,10 @@ def _guarded(law: Law, run: Callable[[], LawResult | None]) -> LawResult | None:
     """``run()``; an unexpected exception inside the law becomes an errored result."""
     try:
         return run()
+    except ConvergenceError as err:  # a numerical failure of this point, not a usage error:
+        # the point errors (exit 1) and a sweep or check goes on with the others
+        verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+        return LawResult(law.name, verdict, None, False, 0.0)
     except LmechError:
         raise
     except Exception as err:  # a bug or a numerical failure inside a law
@@ -471,12 +483,23 @@ def _guarded(law: Law, run: Callable[[], LawResult | None]) -> LawResult | None:
 
 def _pool_law(i: int, name: str, spec: Any, run: dict, env: dict) -> tuple[int, Any]:
     """Run one law in a worker; returns (index, LawResult) or (index, LmechError text)."""
-    law = registry.get(name)
+    law = _law_of(name, spec)
     try:
         result = _guarded(law, lambda: run_law(law, spec, **run, environment=env, wait=True))
     except LmechError as err:
         return i, (type(err).__name__, str(err))
     return i, result
+
+
+def _law_of(name: str, spec: Any) -> Law:
+    """The law called ``name``, looked up in the module that defines its spec (imported
+    when the spec was unpickled), so a worker imports one family instead of the whole
+    catalog (4 CPU-s of imports); the registry where the module does not hold it."""
+    module = sys.modules.get(type(spec).__module__)
+    for value in vars(module).values() if module is not None else ():
+        if isinstance(value, Law) and value.name == name:
+            return value
+    return registry.get(name)
 
 
 RETRIED = "retried after its worker process died"

@@ -471,7 +471,8 @@ def lost_points(result: SweepResult) -> list[SweepPoint]:
 
 
 def sweep_table(result: SweepResult) -> pd.DataFrame:
-    """One row per point: grid values, seed, status, each check's value, key, timing."""
+    """One row per point: grid values, seed, status, each check's value, key, timing,
+    and the point's folder (``path``, empty for an errored point)."""
     rows = []
     for point, r in zip(result.plan.points, result.results, strict=True):
         row: dict[str, Any] = {}
@@ -485,6 +486,7 @@ def sweep_table(result: SweepResult) -> pd.DataFrame:
         row["reused"] = r.reused
         row["seconds"] = round(r.seconds, 3)
         row["key"] = point.key
+        row["path"] = "" if r.path is None else str(r.path)  # the point folder (read_point)
         row["note"] = r.verdict.detail if r.verdict.status == "error" else r.note
         rows.append(row)
     return pd.DataFrame(rows)

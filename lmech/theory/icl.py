@@ -18,7 +18,7 @@ Contents:
   :math:`\Gamma` (tasks on the sphere :math:`|w|^2 = d`, or Gaussian tasks).
 * :func:`mp_resolvent` (:math:`M_\kappa`), :func:`icl_error`, :func:`idg_error`,
   :func:`icl_curve`: the d -> infinity ICL and in-distribution errors ("Result 1"),
-  ridgeless, and the ICL error with ridge, vectorized over broadcast grids.
+  ridgeless and with ridge (the ridge IDG error derived here), vectorized over grids.
 * :func:`aligned_icl_error`, :func:`alignment_measure`: the error under a mismatch between
   pretraining and test task covariances (Letey et al. 2025), with bracketing solvers.
 * :func:`deep_iso_error`, :func:`deep_iso_optimal`, :func:`bayes_iso_error`,
@@ -31,7 +31,8 @@ Warning:
     (``tests/theory/test_icl.py``). The ridge branch is found by bisection on a function
     shown to be strictly decreasing (see :func:`icl_error`), not by "the smallest
     positive root" of a polynomial, which can land on a spurious root just above tau = 1.
-    No IDG formula with ridge is given (none was derived or checked).
+    The IDG error with ridge is derived here (see :func:`idg_error`), not taken from
+    the papers; it reproduces Result 1 as lambda -> 0 and matches simulations.
 
 References:
     Lu, Letey, Zavatone-Veth, Maiti, Pehlevan, "Asymptotic theory of in-context learning
@@ -54,6 +55,7 @@ from lmech.errors import InputError
 __all__ = [
     "gamma_error",
     "gamma_error_gaussian",
+    "optimal_gamma",
     "mp_resolvent",
     "mp_resolvent_derivative",
     "ridge_root",
@@ -66,6 +68,7 @@ __all__ = [
     "marchenko_pastur_quadrature",
     "deep_iso_error",
     "deep_iso_optimal",
+    "deep_fs_error",
     "bayes_iso_error",
     "rrs_error",
     "rrs_depth_exponent",
@@ -174,15 +177,45 @@ def gamma_error(gamma, alpha, rho, *, task_mean=None, task_second_moment=None) -
         ``gen_err_analytical_NEW``), re-derived for the sphere prior.
     """
     g, d, a, r = _check_gamma(gamma, alpha, rho)
+    A, B = _sphere_matrices(d, a, r, task_mean, task_second_moment)
+    return float((1 + r) - 2 / d * np.trace(g @ A) + (1 + r) / d * np.sum((g @ B) * g))
+
+
+def _sphere_matrices(d, a, r, task_mean, task_second_moment):
     ell = a * d
     mu = np.zeros(d) if task_mean is None else _arr(task_mean, "task_mean").reshape(d)
     R = np.eye(d) if task_second_moment is None else _covariance(task_second_moment, "R")
+    if R.shape != (d, d):
+        raise InputError(f"task_second_moment must be ({d}, {d}); got {R.shape}")
     A = np.vstack([R, (1 + r) * mu[None, :]])  # (d+1, d)
     B = np.empty((d + 1, d + 1))
     B[:d, :d] = np.eye(d) / a + (1 + 1 / ell) * R / (1 + r)
     B[:d, d] = B[d, :d] = (1 + 2 / ell) * mu
     B[d, d] = (1 + r) * (1 + 2 / ell)
-    return float((1 + r) - 2 / d * np.trace(g @ A) + (1 + r) / d * np.sum((g @ B) * g))
+    return A, B
+
+
+def optimal_gamma(d: int, alpha, rho, *, task_mean=None, task_second_moment=None) -> np.ndarray:
+    r"""The Gamma minimizing :func:`gamma_error` for the given task moments (finite d).
+
+    The error is quadratic in Gamma, :math:`e = (1+\rho) - \frac2d\operatorname{tr}(\Gamma A)
+    + \frac{1+\rho}{d}\operatorname{tr}(\Gamma^\top\Gamma B)` with B positive definite, so
+    :math:`\Gamma^* = A^\top B^{-1}/(1+\rho)`. With the pool's mean and second moment
+    this is the reduced model pretrained on infinitely many contexts (tau -> infinity) at
+    finite d and k: the optimum a trained attention layer is compared with.
+
+    Examples:
+        >>> import numpy as np
+        >>> g = optimal_gamma(8, 2.0, 0.0)  # isotropic: c I with c = 1/(1 + 1/2 + 1/16)
+        >>> round(float(g[0, 0]), 4), round(float(abs(g[:, 8]).max()), 4)
+        (0.64, 0.0)
+    """
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+        raise InputError(f"the token dimension d must be an integer >= 2; got {d!r}")
+    a = float(_arr(alpha, "alpha", positive=True))
+    r = float(_arr(rho, "rho", nonneg=True))
+    A, B = _sphere_matrices(int(d), a, r, task_mean, task_second_moment)
+    return np.linalg.solve(B, A).T / (1 + r)
 
 
 def gamma_error_gaussian(gamma, alpha, rho, task_covariance) -> float:
@@ -349,8 +382,10 @@ def icl_error(alpha, kappa, tau, rho, ridge=0.0):
     return out if out.ndim else float(out)
 
 
-def idg_error(alpha, kappa, tau, rho):
-    r"""Asymptotic ridgeless IDG error (test task drawn from the pretraining pool).
+def idg_error(alpha, kappa, tau, rho, ridge=0.0):
+    r"""Asymptotic IDG error (test task drawn from the pretraining pool), ridgeless or ridge.
+
+    Ridgeless (lambda -> 0+), Result 1:
 
     .. math::
         \tau<1:\ \varepsilon = \frac{(1-\tau)x^*}{\tau\mu^*},\
@@ -360,18 +395,44 @@ def idg_error(alpha, kappa, tau, rho):
 
         \tau>1:\ e = \tau(\rho + x^*(1 - x^*m^*))/(\tau-1)
 
-    (symbols as in :func:`icl_error`; infinite at tau = 1).
+    (symbols as in :func:`icl_error`; infinite at tau = 1). With ridge lambda > 0
+    [derived here]: epsilon from :func:`ridge_root`, :math:`\nu = x^* + \epsilon`,
+    :math:`M = M_\kappa(\nu)`, :math:`M' = M_\kappa'(\nu)`, :math:`q = -c_e` of
+    :func:`icl_error`,
+
+    .. math::
+        e_{IDG} = \rho + x^*[1 + (q - 2\nu)M + (\epsilon q - \nu^2)M']
+                  + q(1 - \nu M) - (q\epsilon - \nu^2)(M + \nu M').
+
+    Derivation: the ridge ICL error equals the pretrain-test alignment error of
+    :func:`aligned_icl_error` at C = I with its xi replaced by epsilon (an algebraic
+    identity), whose test covariance enters only through
+    :math:`\frac1d\operatorname{tr}C_{te}(\hat C + \nu)^{-1}` and
+    :math:`\frac1d\operatorname{tr}C_{te}(\hat C + \nu)^{-2}` (the deterministic
+    equivalents F_R, F_R2). A task drawn from the pool has second moment
+    :math:`C_{te} = \hat C`, the pool's own, which turns these traces into
+    :math:`1 - \nu M` and :math:`M + \nu M'`. Checks (``tests/theory/test_icl.py``): at
+    lambda -> 0 this reproduces the Result 1 IDG error to 1e-8 on both sides of tau = 1,
+    and it matches 1/d-extrapolated ridge simulations (d = 16-40, 40/20/10/5 draws):
+    at (alpha, kappa, tau, rho) = (2, 2, 2, 0.1) 0.608 +- 0.005 against 0.606
+    (lambda = 0.3) and 0.604 +- 0.005 against 0.607 (lambda = 1); at (2, 2, 0.5, 0.1)
+    0.951 +- 0.010 against 0.933 and 0.861 +- 0.008 against 0.853, as close as the ridge
+    ICL formula at the same points (0.3%, 0.05%, 1.4%, 0.7%).
 
     Examples:
         >>> round(float(idg_error(1e4, 2.0, 1e4, 0.01)), 4)
         0.0101
+        >>> round(float(idg_error(2.0, 2.0, 2.0, 0.1, ridge=1.0)), 4)
+        0.6067
 
     References:
-        Lu et al. (2025), Result 1 (authors' code ``ridgeless_idg``).
+        Lu et al. (2025), Result 1 (authors' code ``ridgeless_idg``); the ridge case is
+        derived here from the alignment error of Letey et al. (2025).
     """
-    a, k, t, r, _ = _grid(alpha, kappa, tau, rho)
+    a, k, t, r, lam = _grid(alpha, kappa, tau, rho, ridge)
     x = (1 + r) / a
     ik = 1 / k
+    ridgeless = lam == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = x * mp_resolvent(x, k / t)
         eps = (1 - t) * x / (t * mu)
@@ -383,17 +444,27 @@ def idg_error(alpha, kappa, tau, rho):
         m = mp_resolvent(x, k)
         big = t * (r + x * (1 - x * m)) / (t - 1)
     out = np.where(t < 1, small, big)
-    out = np.where(t == 1, np.inf, out)
+    out = np.where(ridgeless & (t == 1), np.inf, out)
+    if (~ridgeless).any():
+        e = ridge_root(a, k, t, r, lam)
+        nu = x + e
+        M = mp_resolvent(nu, k)
+        Mp = mp_resolvent_derivative(nu, k)
+        q = (r + nu - nu * nu * M - e * (1 - 2 * nu * M - nu * nu * Mp)) / (
+            t - (1 - 2 * e * M - e * e * Mp)
+        )
+        er = r + x * (1 + (q - 2 * nu) * M + (e * q - nu * nu) * Mp)
+        er = er + q * (1 - nu * M) - (q * e - nu * nu) * (M + nu * Mp)
+        out = np.where(ridgeless, out, er)
     return out if out.ndim else float(out)
 
 
 def icl_curve(alpha, kappa, tau, rho, ridge=0.0) -> pd.DataFrame:
     """The predicted curve in one call: a tidy table over the broadcast grid of arguments.
 
-    Columns ``alpha, kappa, tau, rho, ridge, icl_error`` and, where ridge = 0,
-    ``idg_error`` and ``task_gap`` (= icl - idg, the "g_task" of Lu et al. Fig. 4); rows
-    with ridge > 0 hold no IDG prediction (none is derived), so those columns are absent
-    when any ridge is positive.
+    Columns ``alpha, kappa, tau, rho, ridge, icl_error, idg_error`` and ``task_gap``
+    (= icl - idg, the "g_task" of Lu et al. Fig. 4); the IDG error with ridge > 0 is the
+    formula derived in :func:`idg_error`.
 
     Examples:
         >>> t = icl_curve(alpha=10, kappa=float("inf"), tau=[0.5, 2.0], rho=0.01)
@@ -403,9 +474,8 @@ def icl_curve(alpha, kappa, tau, rho, ridge=0.0) -> pd.DataFrame:
     a, k, t, r, lam = (np.ravel(v) for v in _grid(alpha, kappa, tau, rho, ridge))
     df = pd.DataFrame({"alpha": a, "kappa": k, "tau": t, "rho": r, "ridge": lam})
     df["icl_error"] = np.atleast_1d(icl_error(a, k, t, r, lam))
-    if (lam == 0).all():
-        df["idg_error"] = np.atleast_1d(idg_error(a, k, t, r))
-        df["task_gap"] = df["icl_error"] - df["idg_error"]
+    df["idg_error"] = np.atleast_1d(idg_error(a, k, t, r, lam))
+    df["task_gap"] = df["icl_error"] - df["idg_error"]
     return df
 
 
@@ -617,6 +687,36 @@ def deep_iso_error(gamma, depth, alpha, noise, nodes: int = 4000):
     p, nz = _poly_terms(g, L, lam)
     a = float(alpha)
     return s2 + np.sum(w * p * p, axis=-1) + s2 / a * np.sum(w * nz, axis=-1)
+
+
+def deep_fs_error(gamma, depth, alpha, noise, spectrum, nodes: int = 4000):
+    r"""FS setting (one fixed token covariance Sigma) with the whitening preconditioner.
+
+    With :math:`\Gamma = \gamma\Sigma^{-1}` the L-layer predictor is L steps of GD on
+    the whitened tokens :math:`g = \Sigma^{-1/2}x` (isotropic) for the whitened task
+    :math:`u = \Sigma^{1/2}w`, and the test loss :math:`(w - \hat w)^\top\Sigma(w - \hat
+    w) + \sigma^2 = |u - \hat u|^2 + \sigma^2` [derived]. The whitened sample covariance
+    is rotation invariant and independent of u, whose covariance is :math:`\Sigma/D`, so
+
+    .. math:: E_{FS} = \sigma^2 + \frac{\operatorname{tr}\Sigma}{D}\int(1-\gamma\lambda/L)^{2L}
+              d\mu_\alpha + \frac{\sigma^2}{\alpha}\int\frac{[1-(1-\gamma\lambda/L)^L]^2}
+              {\lambda}d\mu_\alpha :
+
+    the ISO error (:func:`deep_iso_error`) with the signal power tr Sigma / D; at
+    infinite context one layer with gamma = 1 is exact, so depth helps FS only at
+    limited context, as in ISO. Whether the whitening preconditioner is the optimal Gamma
+    at finite alpha is not derived here (it is at alpha -> infinity).
+
+    References:
+        Bordelon, Letey, Pehlevan (2025), the FS setting; the reduction is derived here
+        and checked by Monte Carlo (``tests/theory/test_icl.py``).
+    """
+    lam = _arr(spectrum, "spectrum", positive=True)
+    s2 = float(_arr(noise, "noise", nonneg=True))
+    power = float(lam.mean())
+    iso_signal = deep_iso_error(gamma, depth, alpha, 0.0, nodes)  # the bias integral
+    noise_part = deep_iso_error(gamma, depth, alpha, s2, nodes) - s2 - iso_signal
+    return s2 + power * iso_signal + noise_part
 
 
 def deep_iso_optimal(depth, alpha, noise, nodes: int = 2000):

@@ -41,3 +41,119 @@ def test_train_two_layer_tables():
     assert np.allclose(h[h.step == 0].train_loss, (y**2).mean())  # centred: f(0) = 0
     assert len(p) == 2 * 2 * 12
     assert np.allclose(h["t"], 0.4 * h["step"])
+
+
+def test_linear_online_steps_are_autograd_gradient_descent():
+    # independent: the same draws, trained by torch autograd on (1/2)|b - b_0 - b_*|^2
+    from lmech.experiment.dmft import train_linear_online
+    from lmech.seeding import torch_generator
+
+    D, N, E, lr, g, T = 12, 20, 3, 0.05, 0.7, 6
+    meas = train_linear_online(D, [N], seeds=E, steps=T, lr=lr, gamma=g, seed=5)
+    gen = torch_generator(5, "dmft-linear", N, D)
+    W = torch.randn(E, N, D, generator=gen, dtype=torch.float64).requires_grad_()
+    w = torch.randn(E, N, 1, generator=gen, dtype=torch.float64).requires_grad_()
+    bs = torch.randn(E, D, 1, generator=gen, dtype=torch.float64)
+    bs = bs / bs.norm(dim=1, keepdim=True)
+    b0 = (W.transpose(1, 2) @ w / (g * N)).detach()
+    ref = []
+    for k in range(T + 1):
+        e = bs - (W.transpose(1, 2) @ w / (g * N) - b0)
+        per = (e * e).sum((1, 2))
+        ref.append(per.detach().numpy().copy())
+        if k == T:
+            break
+        gW, gw = torch.autograd.grad(0.5 * per.sum(), [W, w])
+        with torch.no_grad():
+            W -= lr * g * g * N * gW
+            w -= lr * g * g * N * gw
+    got = meas.pivot(index="step", columns="seed", values="test_loss").to_numpy()
+    assert np.allclose(got, np.array(ref), rtol=1e-11, atol=0)
+    assert np.allclose(meas[meas.step == 0].test_loss, 1.0)  # centred: e(0) = b_*
+
+
+def test_empirical_ntk_is_the_autograd_kernel():
+    # independent: J J^T of f(x) = (1/sqrt(N)) sum_i a_i relu(w_i . x / sqrt(D)) by autograd
+    from lmech.experiment.dmft import empirical_ntk
+
+    g = torch.Generator().manual_seed(0)
+    N, D, P = 16, 5, 7
+    W = torch.randn(N, D, generator=g, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(N, generator=g, dtype=torch.float64, requires_grad=True)
+    X = torch.randn(P, D, generator=g, dtype=torch.float64)
+    J = []
+    for i in range(P):
+        f = (a * torch.relu(W @ X[i] / D**0.5)).sum() / N**0.5
+        gw, ga = torch.autograd.grad(f, [W, a])
+        J.append(torch.cat([gw.reshape(-1), ga]))
+    J = torch.stack(J)
+    K = empirical_ntk(W.detach(), a.detach(), X, "relu")
+    assert torch.allclose(K, J @ J.T, rtol=1e-12, atol=1e-14)
+
+
+def test_kernel_learning_curve_is_a_ridge_solve():
+    from lmech.experiment.dmft import kernel_learning_curve
+
+    g = np.random.default_rng(0)
+    Z = g.standard_normal((30, 4))
+    K = Z @ Z.T + 0.1 * np.eye(30)
+    y = g.standard_normal(30)
+    out = kernel_learning_curve(K, y, [5, 12], 20, ridge=1e-3)
+    for P, e in zip([5, 12], out, strict=True):
+        lam = 1e-3 * np.trace(K[:P, :P]) / P
+        f = K[20:, :P] @ np.linalg.solve(K[:P, :P] + lam * np.eye(P), y[:P])
+        assert abs(e - ((f - y[20:]) ** 2).mean()) < 1e-12
+
+
+def test_trained_lazy_network_converges_to_its_kernel_regression():
+    # the experiment of variance-limited-onset reads a converged lazy network as kernel
+    # regression with its own initial NTK; check on the engine: gamma_0 = 0.005, width 256,
+    # 6 points, trained to a train loss < 1e-6; the residual gap is O(gamma_0)
+    X, y, yt = regression_task(6, 4, 4, 1)
+    N, g0, lr, steps = 256, 0.005, 0.5, 3000
+    hist, pred = train_two_layer(X, y, yt, widths=[N], seeds=1, gamma0=g0, lr=lr, steps=steps,
+                                 log_every=steps, alignment=False, predictions=True)  # fmt: skip
+    assert hist[hist.step == steps].train_loss.iloc[0] < 1e-6
+    from lmech.seeding import derive_seed
+
+    spec = MLPSpec(4, N, depth=1, activation="relu", bias=False)
+    ens = Ensemble.from_spec(spec, Parameterization("mean-field", "sgd", richness=g0),
+                             [derive_seed(0, "dmft-net", N, 0)], dtype="float64")  # fmt: skip
+    Xt = torch.as_tensor(X)
+    K = _ntk_from_params(ens.params, Xt, "relu", _deriv("relu"))[0].numpy()
+    f_kr = K[6:, :6] @ np.linalg.solve(K[:6, :6], y)
+    f_net = pred[pred.point >= 6].f.to_numpy()
+    assert np.abs(f_net - f_kr).max() < 0.02 * np.abs(f_kr).max()
+
+
+def test_linear_online_minibatch_step_is_autograd_sgd():
+    # independent: explicit minibatches from the same stream, autograd on
+    # (1/(2B)) sum_i (f(x_i) - f_0(x_i) - y_i)^2
+    from lmech.experiment.dmft import train_linear_online
+    from lmech.seeding import torch_generator
+
+    D, N, E, B, lr, g, T = 10, 14, 2, 5, 0.05, 0.9, 4
+    meas = train_linear_online(D, [N], seeds=E, steps=T, lr=lr, gamma=g, batch=B, seed=3)
+    gen = torch_generator(3, "dmft-linear", N, D)
+    gx = torch_generator(3, "dmft-linear-batches", D)
+    W = torch.randn(E, N, D, generator=gen, dtype=torch.float64).requires_grad_()
+    w = torch.randn(E, N, 1, generator=gen, dtype=torch.float64).requires_grad_()
+    bs = torch.randn(E, D, 1, generator=gen, dtype=torch.float64)
+    bs = bs / bs.norm(dim=1, keepdim=True)
+    W0, w0 = W.detach().clone(), w.detach().clone()
+    ref = []
+    for k in range(T + 1):
+        b = W.transpose(1, 2) @ w / (g * N)
+        e = bs - (b - W0.transpose(1, 2) @ w0 / (g * N))
+        ref.append((e * e).sum((1, 2)).detach().numpy().copy())
+        if k == T:
+            break
+        X = torch.randn(E, B, D, generator=gx, dtype=torch.float64)
+        f = (X @ (W.transpose(1, 2) @ w) - X @ (W0.transpose(1, 2) @ w0)) / (g * N)
+        loss = 0.5 * ((f - X @ bs) ** 2).sum() / B
+        gW, gw = torch.autograd.grad(loss, [W, w])
+        with torch.no_grad():
+            W -= lr * g * g * N * gW
+            w -= lr * g * g * N * gw
+    got = meas.pivot(index="step", columns="seed", values="test_loss").to_numpy()
+    assert np.allclose(got, np.array(ref), rtol=1e-11, atol=0)

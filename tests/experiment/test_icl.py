@@ -117,3 +117,71 @@ def test_transformer_is_permutation_invariant_and_fits_its_data():
     )
     # 8 sequences, ~600 parameters: it interpolates (the null "predict 0" has MSE 1 + rho)
     assert a[0] < 0.05
+
+
+def test_linear_attention_layer_equals_its_reduced_form():
+    # independent: the layer's output against x_q^T Gamma h + v_x^T Sigma_hat A_x x_q in numpy
+    from lmech.nn.attention import LinearSelfAttention
+
+    torch.manual_seed(0)
+    d, ell = 5, 10
+    model = LinearSelfAttention(d, init_scale=1.0, init="random").double()
+    z = torch.randn(4, ell + 1, d + 1, dtype=torch.float64)
+    z[:, -1, -1] = 0.0
+    gamma, vx, ax = model.reduced_form()
+    x, y, xq = z[:, :ell, :d].numpy(), z[:, :ell, d].numpy(), z[:, -1, :d].numpy()
+    h = np.concatenate(
+        [(d / ell) * np.einsum("nl,nld->nd", y, x), (y * y).mean(1, keepdims=True)], 1
+    )
+    S = np.einsum("nli,nlj->nij", x, x) / ell
+    ref = np.einsum("ni,ij,nj->n", xq, gamma, h) + np.einsum("i,nij,jk,nk->n", vx, S, ax, xq)
+    np.testing.assert_allclose(model(z).detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    # the query's own label entry is never read, the context order does not matter
+    z2 = z.clone()
+    z2[:, -1, -1] = 7.0
+    assert not torch.allclose(model(z2), model(z))  # (it is read through the residual)
+    perm = torch.cat([torch.randperm(ell), torch.tensor([ell])])
+    assert torch.allclose(model(z[:, perm]), model(z), atol=1e-12)
+    # label-path init: v_x = 0, so the label-free part vanishes
+    _, vx0, _ = LinearSelfAttention(d, init="label").reduced_form()
+    assert np.all(vx0 == 0)
+
+
+def test_attention_excess_error_is_paired_difference_of_exact_errors():
+    from lmech.experiment.icl import attention_excess_error, symmetric_pool
+    from lmech.nn.attention import LinearSelfAttention
+    from lmech.theory.icl import gamma_error
+
+    d, alpha, rho = 4, 2.0, 0.1
+    torch.manual_seed(1)
+    model = LinearSelfAttention(d, init_scale=2.0, init="label").double()
+    g_model, vx, _ = model.reduced_form()
+    assert np.all(vx == 0)
+    # against itself the paired excess is exactly 0 and there is no label-free power
+    ex, se, free = attention_excess_error(model, g_model, alpha, rho, None, 500, torch_generator(0))
+    assert abs(ex) < 1e-12 and free == 0.0
+    # against another Gamma: the difference of the two exact errors, within 4 SE
+    pool = symmetric_pool(6, d, torch_generator(2))
+    P = pool.numpy()
+    m = {"task_mean": P.mean(0), "task_second_moment": P.T @ P / 6}
+    other = 0.5 * np.hstack([np.eye(d), np.zeros((d, 1))])
+    ex, se, _ = attention_excess_error(model, other, alpha, rho, pool, 20000, torch_generator(3))
+    exact = gamma_error(g_model, alpha, rho, **m) - gamma_error(other, alpha, rho, **m)
+    assert abs(ex - exact) < 4 * se
+    assert np.allclose(symmetric_pool(6, d, torch_generator(2)).sum(0).numpy(), 0, atol=1e-12)
+
+
+def test_pool_optimal_gamma_matches_ridge_fit_on_many_contexts():
+    # independent: ridge regression on 80000 simulated contexts whose tasks come from a
+    # Gaussian pool; the label-norm column, held at 0 in the closed form, is O(1/k)
+    from lmech.experiment.icl import fit_gamma, pool_optimal_gamma
+    from lmech.theory.icl import gamma_error_gaussian
+
+    d, alpha, rho = 4, 2.0, 0.1
+    cov = np.diag([2.0, 1.0, 0.6, 0.4])
+    pool = sample_tasks(40, d, torch_generator(0, "gpool"), sphere=False, covariance=cov)
+    best = pool_optimal_gamma(pool, alpha, rho)
+    fit = fit_gamma(pool, d, 80_000, round(alpha * d), rho, 1e-9, torch_generator(1, "gfit"))
+    assert np.linalg.norm(fit[:, :d] - best[:, :d]) / np.linalg.norm(best) < 0.04
+    e_best = gamma_error_gaussian(best, alpha, rho, cov)
+    assert gamma_error_gaussian(fit, alpha, rho, cov) == pytest.approx(e_best, rel=0.01)

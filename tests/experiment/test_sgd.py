@@ -3,6 +3,7 @@ Monte Carlo and brute-force moment propagation in tests/theory/test_sgd.py)."""
 
 import numpy as np
 import pytest
+import torch
 
 from lmech.errors import DataUnavailableError
 from lmech.experiment import sgd as ex
@@ -138,3 +139,39 @@ def test_real_data_mnist_pca_features_follow_gaussian_recursion_with_empirical_c
     # pixels are not Gaussian: the fourth-cumulant correction is an eta^2/B term; measured
     # |relative error| <= 0.6% (about 2 s.e.) here, so 2% leaves room for MC noise
     assert np.max(np.abs(mc["loss"][0] / pred - 1)) < 0.02
+
+
+def test_plrf_conditional_curves_are_the_sgd_loss_of_their_feature_draw():
+    # rebuild draw 0 of width d from the documented generator and run SGD on it
+    from lmech.seeding import torch_generator
+
+    widths, ratio, a, b = (8, 16), 4, 1.0, 0.6
+    T = 400
+    eta = 0.25 / th.plrf_spectrum(ratio * widths[-1], a).sum()
+    res = ex.plrf_conditional_curves(
+        widths,
+        ratio,
+        a,
+        b,
+        np.full(T, eta),
+        trials=2,
+        seed=5,
+        keys=("t",),
+        log_steps=[10, 100, 400],
+    )
+    G = torch.randn(
+        (ratio * widths[-1], widths[-1]),
+        generator=torch_generator(5, "plrf-features", "t", 0),
+        dtype=torch.float64,
+    ).numpy()
+    d = widths[1]
+    W = G[: ratio * d, :d] / np.sqrt(d)
+    v = ratio * d
+    mc = ex.plrf_sgd(
+        W, th.plrf_spectrum(v, a), th.plrf_target(v, b), np.full(T, eta), 1, runs=800, seed=0,
+        log_steps=[10, 100, 400],
+    )  # fmt: skip
+    assert _z(res["loss"][1][0], mc["risk"], mc["risk_se"]) < 4.5
+    # and the reduction's P_inf is the least-squares residual of that draw
+    red = th.plrf_reduction(W, th.plrf_spectrum(v, a), th.plrf_target(v, b))
+    assert res["p_inf"][1, 0] == pytest.approx(red["p_inf"], rel=1e-9)

@@ -77,3 +77,24 @@ def test_efficient_frontier_in_log_space_matches_the_closed_form_and_does_not_ov
     np.testing.assert_allclose(got_n * got_d * 6, C, rtol=1e-12)
     n_big, _ = efficient_frontier(1e21, 1e300, 1e-300, 0.3, 0.3)  # G = 1e1000: inf, no error
     assert np.isinf(n_big)
+
+
+def test_weak_directions_on_many_rows_need_no_n_by_n_factor():
+    # 200,000 rows x 4: the full left factor would be 320 GB; the null vector is found
+    # from the (P, P) right factor alone, and agrees with the eigenvectors of G^T G
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((200_000, 4))
+    g[:, 2] = g[:, 0] + 3 * g[:, 3]  # null vector (1, 0, -1, 3)/sqrt(11)
+    (ratio, coords), *rest = weak_directions(g)
+    assert not rest and ratio < 1e-12
+    w, v = np.linalg.eigh(g.T @ g)
+    assert w[0] < 1e-18 * w[-1]
+    assert sorted(coords) == sorted(np.flatnonzero(np.abs(v[:, 0]) > 0.1)) == [0, 2, 3]
+
+
+def test_weak_directions_with_fewer_rows_than_parameters_report_the_null_space():
+    # 2 rows x 4 parameters: rank 2, so two flat directions spanning the null space
+    g = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    found = weak_directions(g)
+    assert len(found) == 2 and all(r == 0.0 for r, _ in found)
+    assert sorted({int(c) for _, cs in found for c in cs}) == [2, 3]

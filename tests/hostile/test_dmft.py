@@ -104,3 +104,67 @@ def test_law_specs_refuse_bad_values():
         Spec(gamma0=-1.0)
     with pytest.raises(ConfigError):
         Spec(widths=(512, 256, 1024))
+
+
+def test_deep_linear_bad_input():
+    from lmech.theory.dmft import dmft_deep_linear, marchenko_pastur_quadrature
+
+    for nu in (0.0, -1.0, float("nan"), True):
+        with pytest.raises(InputError, match="nu"):
+            dmft_deep_linear(nu, steps=5)
+    with pytest.raises(InputError, match="gamma"):
+        dmft_deep_linear(1.0, steps=5, gamma=-0.5)
+    with pytest.raises(InputError, match="depth=1"):
+        dmft_deep_linear(1.0, steps=5, depth=3)
+    with pytest.raises(InputError, match="parameterization"):
+        dmft_deep_linear(1.0, steps=5, parameterization="sp")
+    with pytest.raises(InputError, match="steps"):
+        dmft_deep_linear(1.0, steps=0)
+    with pytest.raises(InputError, match="n_nodes"):
+        marchenko_pastur_quadrature(1.0, 0)
+    with pytest.raises(InputError, match="batch_ratio"):
+        dmft_deep_linear(1.0, steps=5, batch_ratio=-0.5)
+    from lmech.experiment.dmft import train_linear_online
+
+    with pytest.raises(InputError, match="batch"):
+        train_linear_online(8, [8], seeds=2, steps=2, lr=0.01, batch=0)
+    with pytest.raises(InputError, match="memory"):
+        train_linear_online(10**5, [10**6], seeds=10**3, steps=2, lr=0.01)
+    with pytest.raises(InputError, match="memory"):
+        dmft_deep_linear(1.0, steps=5, n_nodes=10**7)
+    # lr far beyond the edge 2 / (1 + (1 + nu^-1/2)^2) = 0.4: a ConvergenceError, no NaN
+    # (just past the edge the rich dynamics shrink the kernel and recover, measured at 0.5)
+    with pytest.raises(ConvergenceError, match="diverged"):
+        dmft_deep_linear(1.0, steps=200, lr=1.0, gamma=1.0)
+
+
+def test_deep_linear_spec_refuses_unstable_or_degenerate_settings():
+    from lmech.laws.dmft.deep_linear import Spec
+
+    with pytest.raises(ConfigError, match="unstable"):
+        Spec(lr=0.4)
+    with pytest.raises(ConfigError, match="widths"):
+        Spec(input_dim=16, nus=(0.1, 0.12))
+    with pytest.raises(ConfigError, match="log_every"):
+        Spec(steps=10, log_every=20)
+    with pytest.raises(ConfigError):
+        Spec(nus=(2.0, 1.0))
+
+
+def test_onset_spec_and_engine_refuse_bad_settings():
+    from lmech.experiment.dmft import lazy_network_curves, sphere_polynomial_task
+    from lmech.laws.dmft.variance_onset import Spec
+
+    with pytest.raises(ConfigError, match="multiple of data_draws"):
+        Spec(seeds=10, data_draws=4)
+    with pytest.raises(ConfigError, match="max_train"):
+        Spec(min_train=50, max_train=40, small_train=45)
+    with pytest.raises(ConfigError, match="small_train"):
+        Spec(small_train=500)
+    with pytest.raises(ConfigError):
+        Spec(widths=(1024, 256, 4096))
+    with pytest.raises(InputError, match="input_dim >= 4"):
+        sphere_polynomial_task(10, 5, 3, 0)
+    X, y = sphere_polynomial_task(10, 5, 4, 0)
+    with pytest.raises(InputError, match="memory"):
+        lazy_network_curves([(X, y)], n_train=10, sizes=[5], widths=[10**12], seeds=1)

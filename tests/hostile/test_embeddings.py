@@ -179,3 +179,39 @@ def test_the_embeddings_command_answers_bad_corpora_with_one_error_line(
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and "Traceback" not in out + err, err
     assert len(lines) == 1 and lines[0].startswith("error:") and needle.lower() in err.lower(), err
+
+
+def test_minibatch_sgns_bad_input():
+    from lmech.experiment.word2vec import negative_distribution, train_sgns_minibatch
+
+    g = np.random.default_rng(0)
+    A = g.random((6, 6))
+    C, U = A + A.T, np.arange(1.0, 7.0)
+    kw = dict(steps=5, lr=0.01, init_scale=0.1, seed=0)
+    cases = [
+        (dict(cooc=np.zeros((6, 6))), "no nonzero entry"),
+        (dict(cooc=C[:, :5]), "square"),
+        (dict(cooc=-C), "non-negative"),
+        (dict(unigram=U[:5]), "5 entries for a 6-word"),
+        (dict(unigram=-U), "non-negative counts"),
+        (dict(d=7), "exceeds the vocabulary size"),
+        (dict(negatives=0), "negatives must be an integer >= 1"),
+        (dict(batch_size=2.5), "batch_size must be an integer >= 1"),
+        (dict(power=-1.0), "power must be >= 0"),
+        (dict(optimizer="lbfgs"), "optimizer must be"),
+        (dict(schedule="cosine"), "schedule must be"),
+        (dict(dtype="float16"), "dtype must be"),
+        (dict(lr=float("nan")), "learning rate must be > 0"),
+        (dict(lr=1e6, init_scale=10.0, optimizer="sgd"), "diverged"),
+    ]
+    for change, message in cases:
+        args = dict(cooc=C, unigram=U, d=2, **kw)
+        args.update(change)
+        with pytest.raises(InputError, match=message):
+            train_sgns_minibatch(args.pop("cooc"), args.pop("unigram"), args.pop("d"), **args)
+    with pytest.raises(InputError, match="all zero"):
+        negative_distribution(np.zeros(4))
+    with pytest.raises(InputError, match="window must be"):
+        from lmech.experiment.word2vec import pairs_per_epoch
+
+        pairs_per_epoch(C, 0)

@@ -164,8 +164,10 @@ def test_fit_chinchilla_refuses(case):
 
 
 def test_fit_chinchilla_refuses_a_bootstrap_that_cannot_fit_in_memory(monkeypatch):
-    # 10,000 rows x 100,000 resamples: ~24 GB of counts, refused before any work
+    # 10,000 rows x 100,000 resamples: ~24 GB of counts, refused before any work (the
+    # time limit, checked first, raised out of the way)
     monkeypatch.setenv("LMECH_MEMORY_LIMIT_GB", "8")
+    monkeypatch.setenv("LMECH_FIT_MAX_SECONDS", "1e12")
     N, D, L = _runs(10_000)
     with pytest.raises(InputError) as info:
         fit_chinchilla(N, D, L, bootstrap=100_000, grid=COARSE_GRID)

@@ -30,9 +30,8 @@ def test_asymptotic_errors_refuse_bad_parameters(kwargs, word):
     args = {"alpha": 2.0, "kappa": 2.0, "tau": 2.0, "rho": 0.1, **kwargs}
     with pytest.raises(InputError, match=word):
         icl.icl_error(**args)
-    if "ridge" not in kwargs:
-        with pytest.raises(InputError, match=word):
-            icl.idg_error(**args)
+    with pytest.raises(InputError, match=word):
+        icl.idg_error(**args)
 
 
 def test_non_psd_or_bad_test_covariance():
@@ -72,3 +71,48 @@ def test_threshold_is_infinite_not_nan_and_huge_sizes_are_refused(monkeypatch):
     monkeypatch.setenv("LMECH_MEMORY_LIMIT_GB", "0.01")
     with pytest.raises(InputError, match="memory"):
         pretrained_gamma(64, 2.0, 2.0, 2.0, 0.1, 1e-6, 0)
+
+
+def test_full_attention_inputs_are_refused_clearly():
+    from lmech.errors import ConfigError
+    from lmech.experiment.icl import symmetric_pool, train_linear_attention
+    from lmech.laws.icl.full_attention import Spec
+
+    with pytest.raises(InputError, match="even number"):
+        symmetric_pool(5, 4, torch_generator(0))
+    with pytest.raises(InputError, match="steps >= 1"):
+        train_linear_attention(4, 2.0, 0.1, None, steps=0, batch=8, lr=0.01, seed=0)
+    with pytest.raises(InputError, match="d must be"):
+        train_linear_attention(1, 2.0, 0.1, None, steps=1, batch=8, lr=0.01, seed=0)
+    with pytest.raises(InputError, match="d must be"):
+        icl.optimal_gamma(1, 2.0, 0.1)
+    with pytest.raises(InputError, match="alpha"):
+        icl.optimal_gamma(4, 0.0, 0.1)
+    with pytest.raises(InputError, match=r"\(4, 4\)"):
+        icl.optimal_gamma(4, 2.0, 0.1, task_second_moment=np.eye(3))
+    with pytest.raises(ConfigError, match="even pool size"):
+        Spec(d=8, kappas=(0.625,))  # k = 5
+    with pytest.raises(InputError, match="init"):
+        from lmech.nn.attention import LinearSelfAttention
+
+        LinearSelfAttention(4, init="zeros")
+
+
+def test_huge_attention_batch_is_refused(monkeypatch):
+    from lmech.experiment.icl import train_linear_attention
+
+    monkeypatch.setenv("LMECH_MEMORY_LIMIT_GB", "0.001")
+    with pytest.raises(InputError, match="memory"):
+        train_linear_attention(8, 2.0, 0.1, None, steps=1, batch=100_000, lr=0.01, seed=0)
+
+
+def test_tradeoff_spec_and_fs_inputs_are_refused_clearly():
+    from lmech.errors import ConfigError
+    from lmech.laws.icl.tradeoff import Spec as TradeoffSpec
+
+    with pytest.raises(ConfigError, match="contain 1"):
+        TradeoffSpec(kappas=(0.5, 2.0, 4.0))
+    with pytest.raises(InputError, match="spectrum"):
+        icl.deep_fs_error(1.0, 2, 2.0, 0.1, [1.0, 0.0, 2.0])
+    with pytest.raises(InputError, match="depth"):
+        icl.deep_fs_error(1.0, 0, 2.0, 0.1, [1.0, 2.0])

@@ -91,3 +91,63 @@ def test_law_specs_refuse_mismatched_lengths(name):
     field, value = ("lr_times_trace", (0.5,) * 7) if "online" in name else ("sizes", (30,) * 7)
     with pytest.raises(ConfigError, match="same length"):
         law.spec(**{**{f: getattr(spec, f) for f in spec.__dataclass_fields__}, field: value})
+
+
+def test_plrf_equivalent_refuses_v_not_above_d_and_unstable_rates():
+    lam = th.plrf_spectrum(30, 1.0)
+    with pytest.raises(InputError, match="v > d"):
+        th.plrf_kappa(lam, 30)
+    with pytest.raises(InputError, match="v > d"):
+        th.plrf_deterministic_equivalent(lam, th.plrf_target(30, 0.5), 40)
+    with pytest.raises(InputError, match="stability bound"):
+        th.spectral_loss(lam, 1.0, lam, 0.1, np.full(20, 5.0))
+    with pytest.raises(InputError, match="stability bound"):  # the closed-form path too
+        th.spectral_loss(lam, 1.0, lam, 0.1, np.full(5000, 5.0))
+    with pytest.raises(InputError, match=">= 0"):
+        th.spectral_loss(lam, -1.0, lam, 0.1, np.full(20, 0.1))
+    with pytest.raises(InputError, match="2 alpha > 1"):
+        th.plrf_compute_optimal_exponent(0.4, 1.0)
+    with pytest.raises(InputError, match="finite risk"):
+        th.plrf_compute_optimal_exponent(0.6, -0.2)
+    with pytest.raises(InputError, match="v > d|latent_ratio"):
+        ex.plrf_conditional_curves((8,), 1, 1.0, 0.5, np.full(5, 0.1), trials=2, seed=0)
+    with pytest.raises(InputError, match="one schedule"):
+        ex.plrf_conditional_curves((8, 16), 4, 1.0, 0.5, [np.full(5, 0.1)] * 3, trials=2, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("alphas", "betas", "match"),
+    [
+        ((1.0, 1.0), (0.3, 0.4), "two phases|2 beta > 1"),
+        ((1.0, 1.0), (0.3, 1.02), "phase boundary"),
+        ((1.0, 1.0), (0.3, 0.52), "phase boundary"),
+        ((1.0, 1.0, 1.0), (0.3, 0.9), "same length"),
+    ],
+)
+def test_plrf_law_spec_refuses_phases_it_does_not_claim(alphas, betas, match):
+    law = registry.get("plrf-compute-optimal")
+    spec = law.preset("quick")
+    fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__}
+    with pytest.raises(ConfigError, match=match):
+        law.spec(**{**fields, "alphas": alphas, "betas": betas})
+
+
+def test_anytime_lumping_and_multiplicity_bad_input():
+    with pytest.raises(InputError, match=r"\[0, 1\)"):
+        th.anytime_rate(1.5, 3.0, 1.0)
+    with pytest.raises(InputError, match="a > 1"):
+        th.anytime_optimal_gamma(0.9, 3.0)
+    with pytest.raises(InputError, match="ratio must be > 1"):
+        th.lump_modes(LAM, C0, ratio=1.0)
+    with pytest.raises(InputError, match="multiplicity"):
+        th.online_moments(LAM, C0, 0.1, np.full(5, 0.1), 1, multiplicity=np.zeros(20))
+    # multiplicities raise the kernel norm: the stability check sees them
+    bound = th.stability_bound(LAM, 1, weights=np.full(20, 3.0))
+    assert bound < th.stability_bound(LAM, 1)
+    with pytest.raises(InputError, match="stability bound"):
+        th.online_moments(LAM, C0, 0.1, np.full(5, 1.01 * bound), 1, multiplicity=np.full(20, 3.0))
+    spec_cls = registry.get("anytime-schedules").spec
+    with pytest.raises(ConfigError, match="must contain 0"):
+        spec_cls(gammas=(0.1, 0.5))
+    with pytest.raises(ConfigError, match="b > a"):
+        spec_cls(source=1.4, gammas=(0.0, 0.5))

@@ -98,6 +98,14 @@ class Spec(LawSpec):
                 f"images exceed the subset of {self.subset}; raise subset or lower them"
             )
 
+    def memory_bytes(self) -> int:
+        # the cached uint8 images (70,000 x 784, twice while loading); float64: the
+        # subset's rows and their block means (3 S x 784), the experiment's Gram and the
+        # pool's eigensystem (5 S^2 at most), the analytic kernels' tiles (6 x 8 MiB),
+        # and 64 MiB for the interpreter and torch's temporaries
+        S = self.subset
+        return 2**26 + 2 * 70_000 * 784 + 6 * 2**23 + 8 * (3 * S * 784 + 5 * S * S)
+
     @property
     def side(self) -> int:
         return 28 // self.downsample

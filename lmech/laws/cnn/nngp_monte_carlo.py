@@ -85,6 +85,18 @@ class Spec(LawSpec):
             weight_std=self.weight_std, bias_std=self.bias_std, readout=self.readouts,
         )  # fmt: skip
 
+    def memory_bytes(self) -> int:
+        # one network at a time, float64 with 4x for initialization and forward
+        # temporaries: the conv weights (9 w^2 per layer), a flattened readout
+        # (w s^2 x readouts), the activations (p x w x s^2 per layer); the estimates
+        # (networks x p^2, 3 copies per architecture); the analytic kernels' tiles
+        # (6 x 8 MiB),
+        # and 64 MiB for the interpreter and torch's temporaries
+        w, s2, p, L = self.width, self.image_size**2, self.num_inputs, self.depth
+        net = 9 * w * w * (L + 1) + w * s2 * self.readouts + p * w * s2 * (L + 2)
+        est = 3 * len(self.architectures) * self.networks * p * p
+        return 2**26 + 6 * 2**23 + 8 * (4 * net + est)
+
     def inputs(self) -> torch.Tensor:
         return image_inputs(self.num_inputs, self.image_size, self.data_seed)
 

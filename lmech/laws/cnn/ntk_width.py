@@ -82,6 +82,17 @@ class Spec(LawSpec):
             weight_std=self.weight_std, bias_std=self.bias_std,
         )  # fmt: skip
 
+    def memory_bytes(self) -> int:
+        # the widest network (float64): parameters P ~ 9 w^2 per layer plus a readout, its
+        # gradients and the empirical NTK's Jacobian (p rows of P, x2 for autograd's
+        # intermediates), the activations (p x w x s^2 per layer, 4 copies); the analytic
+        # kernels' tiles (6 x 8 MiB),
+        # and 64 MiB for the interpreter and torch's temporaries
+        w, s2, p, L = max(self.widths), self.image_size**2, self.num_inputs, self.depth
+        params = 9 * w * w * (L + 2) + 4 * w * (L + 2) + w * s2
+        acts = 4 * p * w * s2 * (L + 3)
+        return 2**26 + 6 * 2**23 + 8 * (params * (2 * p + 3) + acts)
+
     def inputs(self):
         return image_inputs(self.num_inputs, self.image_size, self.data_seed)
 

@@ -87,6 +87,16 @@ class Spec(LawSpec):
                 f"measured_depths {missing} are not in depths {list(self.depths)}; add them"
             )
 
+    def memory_bytes(self) -> int:
+        # the deepest measured network (float64, forward only, 4x for initialization
+        # temporaries): 9 w^2 weights per conv, activations (2 images x w x s^2 per
+        # layer); the analytic kernels over the theory depths (6 x 8 MiB tiles and the
+        # per-depth states, 16 x (s^2)^2 each),
+        # and 64 MiB for the interpreter and torch's temporaries
+        w, s2, L = self.width, self.image_size**2, max(self.measured_depths)
+        net = 9 * w * w * (L + 1) + 2 * w * s2 * (L + 3)
+        return 2**26 + 6 * 2**23 + 8 * (4 * net + 16 * s2 * s2 * len(self.depths))
+
     def network(self, depth: int, scaling: str, width: int | None = None) -> stax.Network:
         w = self.width if width is None else width
         alpha = depth**-0.5 if scaling == "scaled" else 1.0

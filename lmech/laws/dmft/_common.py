@@ -23,6 +23,19 @@ class TaskSpec(LawSpec):
     log_every: int = param(6, ge=1, doc="steps between logged times")
 
 
+def network_bytes(spec: TaskSpec, width: int, seeds: int) -> int:
+    """Peak bytes of training ``seeds`` two-layer networks of ``width`` on the task (errs high).
+
+    Parameters, gradients and optimizer copies (E N (D + 1)), activations and their
+    derivatives over all points (E N P_tot), the per-member NTK over the training points
+    at every logged step, float64, 3x headroom.
+    """
+    n = spec.num_train + spec.num_test
+    logs = spec.steps // spec.log_every + 2
+    per = 8 * seeds * (8 * width * (spec.input_dim + 1) + 6 * width * n + logs * spec.num_train**2)
+    return 3 * per + 2**26
+
+
 def task(spec: TaskSpec):
     X, y, yt = regression_task(
         spec.num_train, spec.num_test, spec.input_dim, spec.data_seed, spec.target

@@ -62,7 +62,7 @@ from matplotlib.figure import Figure
 from lmech.experiment.dmft import train_two_layer
 from lmech.kernels.infinite import NNGP, NTK
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
-from lmech.laws.dmft._common import TaskSpec, log_steps, task
+from lmech.laws.dmft._common import TaskSpec, log_steps, network_bytes, task
 from lmech.laws.spec import param
 from lmech.theory.dmft import dmft_two_layer, lazy_kernel_flow
 
@@ -80,6 +80,12 @@ class Spec(TaskSpec):
     seeds: int = param(8, ge=1, le=256, doc="networks (initializations)")
     gamma0: float = param(0.02, gt=0, le=0.2, doc="richness of the trained networks (small)")
     flow_substeps: int = param(8, ge=1, le=1000, doc="RK4 steps per step dt for the flow")
+
+    def memory_bytes(self) -> int:
+        # the networks, plus the theory's (T, P_tot, P_tot) kernels and NTK/NNGP Grams
+        n = self.num_train + self.num_test
+        theory = 3 * 8 * (3 * (self.steps // self.log_every + 2) * n * n + 8 * n * n)
+        return network_bytes(self, self.width, self.seeds) + theory
 
 
 def _losses(F, y, yt):

@@ -52,7 +52,7 @@ from matplotlib.figure import Figure
 
 from lmech.experiment.dmft import train_two_layer
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
-from lmech.laws.dmft._common import TaskSpec, task
+from lmech.laws.dmft._common import TaskSpec, network_bytes, task
 from lmech.laws.spec import param
 from lmech.theory.dmft import lazy_prediction_variance
 
@@ -68,6 +68,13 @@ class Spec(TaskSpec):
     seeds: int = param(32, ge=4, le=1024, doc="networks per width")
     gamma0: float = param(0.02, gt=0, le=0.2, doc="richness of the trained networks (small)")
     n_samples: int = param(20000, ge=100, le=2**22, doc="single-neuron Monte-Carlo samples")
+
+    def memory_bytes(self) -> int:
+        # the lazy variance's own estimate (S P_tot 12 + 3 T P_tot), 3x headroom, plus the
+        # widest width's networks
+        n = self.num_train + self.num_test
+        theory = 3 * 8 * (self.n_samples * n * 12 + 3 * (self.steps + 1) * n)
+        return theory + network_bytes(self, max(self.widths), self.seeds)
 
 
 def theory(spec: Spec) -> pd.DataFrame:

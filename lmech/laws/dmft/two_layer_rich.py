@@ -62,7 +62,7 @@ from matplotlib.figure import Figure
 from lmech import progress
 from lmech.experiment.dmft import train_two_layer
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
-from lmech.laws.dmft._common import TaskSpec, log_steps, task
+from lmech.laws.dmft._common import TaskSpec, log_steps, network_bytes, task
 from lmech.laws.spec import param
 from lmech.theory.dmft import dmft_two_layer
 
@@ -81,6 +81,14 @@ class Spec(TaskSpec):
     seeds: int = param(8, ge=2, le=256, doc="networks per width")
     gamma0: float = param(1.0, gt=0, le=10.0, doc="richness gamma_0")
     n_particles: int = param(65536, ge=256, le=2**22, doc="DMFT Monte-Carlo particles M")
+
+    def memory_bytes(self) -> int:
+        # the particle solver's own estimate (M P_tot 12 + T (P_tot^2 + P^2)), 3x headroom,
+        # plus the widest width's networks (widths train one after another)
+        n = self.num_train + self.num_test
+        T = self.steps // self.log_every + 2
+        theory = 3 * 8 * (self.n_particles * n * 12 + T * (n * n + self.num_train**2))
+        return theory + network_bytes(self, max(self.widths), self.seeds)
 
 
 def theory(spec: Spec) -> pd.DataFrame:

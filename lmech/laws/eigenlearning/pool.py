@@ -141,6 +141,14 @@ class DigitsSpec(LawSpec):
                 f"the experiment pool has {rest} images; lower sizes or pool_size"
             )
 
+    def memory_bytes(self) -> int:
+        # the pool's eigensystem (Gram, scaled copy, eigenvectors, solver workspace: 5 M x M
+        # float64), the trial Grams at n_max (train 4 n^2, test T x n), the digits' float
+        # features, and 64 MiB for the interpreter's tables and torch's temporaries
+        m, n = self.pool_size, max(self.sizes)
+        test = self.test_points or NUM_DIGITS - m
+        return 2**26 + 8 * (5 * m * m + 4 * n * n + 3 * test * n + 3 * NUM_DIGITS * 64)
+
     def kernel(self) -> RBF:
         return RBF(self.bandwidth)
 
@@ -173,6 +181,15 @@ class FashionSpec(LawSpec):
                 f"positive {list(self.positive)} and negative {list(self.negative)} classes "
                 "must be disjoint; drop the shared classes from one of them"
             )
+
+    def memory_bytes(self) -> int:
+        # the cached uint8 images (70,000 x 784, twice while loading), the pool's eigensystem
+        # (5 M x M float64), the trial Grams at n_max (4 n^2 + 3 T n), the float rows of
+        # the pool and of a trial (x 784), one row block of the NTK's intermediates
+        # (4 x 1024 x M) and 64 MiB for the interpreter and torch's temporaries
+        m, n, test = self.pool_size, max(self.sizes), self.test_points
+        floats = 5 * m * m + 4 * n * n + 3 * test * n + 3 * (m + n + test) * 784
+        return 2**26 + 2 * 70_000 * 784 + 8 * (floats + 4 * 1024 * max(m, test))
 
     def kernel(self) -> NTK:
         return NTK(

@@ -81,10 +81,13 @@ class Spec(LawSpec):
         lc.check_trials(self.sizes, self.trials)
 
     def memory_bytes(self) -> int:
-        # features (n_max + test) x d and the n_max x n_max Gram, float64, 3x headroom
+        # a trial's features (n_max + test) x d float64 with the sampler's temporaries (3x),
+        # the KRR Grams at n_max (train, its factorization and eigenvectors, the next size:
+        # 5 n^2; test 2 T x n) and 64 MiB for the interpreter and torch's temporaries
+        # (measured at quick: 429 MB of peak RSS growth)
         n = max(self.sizes)
         test = max(self.min_test_points, self.test_points_per_train * n)
-        return 3 * 8 * ((n + test) * self.num_modes + n * n)
+        return 2**26 + 8 * (3 * (n + test) * self.num_modes + 5 * n * n + 2 * test * n)
 
     def eigensystem(self) -> tuple[np.ndarray, np.ndarray]:
         """(lambda_i, v_i): the exact eigenvalues and target coefficients."""

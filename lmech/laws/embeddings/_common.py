@@ -29,6 +29,22 @@ def text_statistics(
     return corpus.vocab.words, P, Pi
 
 
+#: tokens of each bundled text (measured: enwiki 0.46M, lee_background 61k), rounded up
+_TEXT_TOKENS = {"lee_background": 80_000, "enwiki": 600_000}
+#: parsing and tokenizing keeps the text and one str object per token (measured peak
+#: ~150 MB for enwiki); 400 bytes a token errs high
+_PARSE_BYTES_PER_TOKEN = 400
+
+
+def statistics_bytes(texts: str, vocab_size: int, window: int) -> int:
+    """Peak memory of :func:`text_statistics` (an estimate that errs high): the parsed
+    texts, one co-occurrence chunk (40 bytes per token and distance, as
+    :func:`lmech.data.text.cooccurrence` checks), the sparse counts and the dense P_ij."""
+    tokens = sum(_TEXT_TOKENS[t] for t in texts.split("+"))
+    sparse = 16 * min(vocab_size**2, 2 * tokens * window)
+    return _PARSE_BYTES_PER_TOKEN * tokens + 40 * tokens * window + 3 * sparse + 8 * vocab_size**2
+
+
 def crossing_steps(steps: np.ndarray, u: np.ndarray, level: np.ndarray) -> np.ndarray:
     """First step at which column k of ``u`` (n_log x d) reaches ``level[k]``, linearly
     interpolated between logged steps; NaN if it never does."""

@@ -14,6 +14,7 @@ from lmech.laws.embeddings._common import (
     WEIGHTINGS,
     crossing_steps,
     erank_from_u,
+    statistics_bytes,
     text_statistics,
 )
 from lmech.laws.spec import LawSpec, param
@@ -50,6 +51,12 @@ class DynamicsSpec(LawSpec):
             raise ConfigError(
                 f"init_scale={self.init_scale} is not small: need init_scale^2 < {FRACTION}"
             )
+
+    def memory_bytes(self) -> int:
+        # the statistics, then M* and the full-batch SGNS trainer's dense V x V float64
+        # arrays (P/G, neg/G, S, D and the temporaries of sigmoid, softplus, eigvalsh)
+        V = self.vocab_size
+        return statistics_bytes(self.texts, V, self.window) + 16 * 8 * V * V
 
     def statistics(self):
         return text_statistics(self.texts, self.vocab_size, self.window, self.weighting)

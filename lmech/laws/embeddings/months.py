@@ -91,6 +91,23 @@ class Spec(LawSpec):
                 f"dim={self.dim} exceeds the vocabulary size {12 + self.n_context + self.n_filler}"
             )
 
+    def memory_bytes(self) -> int:
+        # the sampled corpus (theta, class, uniforms, ids and each sampled token's
+        # cumulative row over its class: 8 (4 + max(12, n_context)) bytes a token), one
+        # co-occurrence chunk, its sparse counts, the exact statistics (a 512-node
+        # quadrature of V emissions) and the V x V float64 matrices (P, M, log M, eigh)
+        tokens = self.n_sentences * self.sentence_length
+        chunk = min(tokens, (1 << 20) + self.sentence_length)
+        V = 12 + self.n_context + self.n_filler
+        sparse = 16 * min(V * V, 2 * tokens * self.window)
+        return (
+            8 * (4 + max(12, self.n_context)) * tokens
+            + 40 * chunk * self.window
+            + 3 * sparse
+            + 8 * 512 * V
+            + 16 * 8 * V * V
+        )
+
     def model(self) -> dict:
         return dict(
             n_context=self.n_context,

@@ -81,6 +81,7 @@ from lmech.laws.embeddings._common import (
     long_matrix,
     matrix_from_rows,
     random_subspace_cosine,
+    statistics_bytes,
     text_statistics,
 )
 from lmech.laws.spec import LawSpec, param
@@ -108,6 +109,12 @@ class ClosedFormSpec(LawSpec):
             raise ConfigError(
                 f"dim={self.dim} exceeds vocab_size={self.vocab_size}; lower dim or raise vocab_size"
             )
+
+    def memory_bytes(self) -> int:
+        # the statistics, then M*, G and QWEM's dense V x V float64 arrays (M*, W W^T,
+        # the residual and the eigensolver's copy), counted twice over
+        V = self.vocab_size
+        return statistics_bytes(self.texts, V, self.window) + 12 * 8 * V * V
 
     def target(self) -> np.ndarray:
         _, P, Pi = text_statistics(self.texts, self.vocab_size, self.window, self.weighting)

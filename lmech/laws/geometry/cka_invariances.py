@@ -98,6 +98,16 @@ class Spec(LawSpec):
         if self.batch_size > self.minibatch_samples:
             raise ConfigError("batch_size must be <= minibatch_samples")
 
+    def memory_bytes(self) -> int:
+        # float64: the invariance data X with its maps (4 n x p), the minibatch data set
+        # and its batches (4 m x p), the independent pairs kept for both estimators
+        # (2 x trials x n_ind x p), the streaming CKA's p x p sums (8 p^2),
+        # and 64 MiB for the interpreter and torch's temporaries
+        p = self.num_features
+        pairs = 2 * self.independent_trials * self.independent_samples * p
+        data = 4 * self.num_samples * p + 4 * self.minibatch_samples * p
+        return 2**26 + 8 * (data + pairs + 8 * p * p)
+
     def covariance(self) -> np.ndarray:
         lam = np.arange(1, self.num_features + 1, dtype=np.float64) ** -self.exponent
         return lam / lam.sum()

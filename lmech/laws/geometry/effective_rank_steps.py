@@ -91,6 +91,13 @@ class Spec(LawSpec):
         if self.learning_rate * 2 * max(s) >= 1:
             raise ConfigError("learning_rate * 2 * max(s) must be < 1 for stable GD")
 
+    def memory_bytes(self) -> int:
+        # float64: the whitened inputs and targets with their products (6 n x d), both
+        # layers, gradients and GD copies (8 h d), the SVD's work (4 d^2),
+        # and 64 MiB for the interpreter and torch's temporaries
+        n, d, h = self.num_samples, self.input_dim, self.hidden
+        return 2**26 + 8 * (6 * n * d + 8 * h * d + 4 * d * d)
+
     def transition_times(self) -> np.ndarray:
         """t_i = ln(s_i/u_0)/(2 s_i), u_0 = init_std^2 sqrt(h) (Saxe et al. eq. (7))."""
         s = np.asarray(self.singular_values)

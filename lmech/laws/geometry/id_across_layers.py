@@ -79,6 +79,19 @@ class Spec(LawSpec):
         if self.early_epoch > self.epochs:
             raise ConfigError(f"early_epoch must be <= epochs = {self.epochs}")
 
+    def memory_bytes(self) -> int:
+        # MNIST-5k (5,000 x 784 uint8 and its float64 features); float32: the train and
+        # test tensors (2 x 5,000 x 784), the MLP with gradients and Adam's states (6 P),
+        # every layer's activations on the training set (2 n x w per layer, and their
+        # float64 copies); the TwoNN neighbour search (a 64 MiB block of squared distances
+        # with its broadcast and top-k copies, 3 x 64 MiB, plus n x 3 x w float64), and
+        # 64 MiB for the interpreter and torch's temporaries (measured at quick: 248 MB)
+        n, w, L = self.train_points, self.width, self.depth
+        params = 784 * w + (L - 1) * w * w + (L + 1) * w + 10 * w + 10
+        data = 5_000 * 784 * 9 + 4 * 2 * 5_000 * 784
+        acts = 4 * 2 * n * w * (L + 1) + 8 * n * w * (L + 1) + 8 * 3 * n * w
+        return 2**26 + 3 * 2**26 + data + 4 * 6 * params + acts
+
     def checkpoints(self) -> tuple[int, ...]:
         return tuple(sorted({0, self.early_epoch, self.epochs}))
 

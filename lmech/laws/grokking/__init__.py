@@ -1,1 +1,1 @@
-"""Grokking laws: Li^2 feature emergence (Tian 2025, arXiv 2509.21519) and the CoGS algebra of two-layer quadratic networks (Tian 2025, arXiv 2410.01779)."""
+"""Grokking laws: Li^2 feature emergence (Tian 2025), the CoGS algebra of two-layer quadratic networks (Tian 2025), and the solvable linear-estimator and lazy-to-rich accounts (Levi et al. 2024; Kumar et al. 2024)."""

@@ -185,9 +185,19 @@ def boundary_figure(pred: pd.DataFrame, meas: pd.DataFrame, f: dict) -> Figure:
     if inside(f["p_const"], meas["fraction"]):
         ax.axhline(f["p_const"], color="0.4", ls="--", lw=1.2,
                    label=f"constant: p* = {f['p_const']:.3f}")  # fmt: skip
+    if (
+        "k" in f
+        and np.isfinite(f["k"])
+        and inside(f["a_power"] * min(meas["M"]) ** -f["k"], meas["fraction"])
+    ):
+        ax.plot(Ms, f["a_power"] * Ms ** -f["k"], ":", color="C2", lw=1.5,
+                label=f"power law: p* = {f['a_power']:.2f} M^-{f['k']:.2f}")  # fmt: skip
+    if max(meas["M"]) / min(meas["M"]) > 4:  # a wide range of orders: log-log axes
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     free = np.array([inside(v, x) for v in f["c_free"]], dtype=bool)
     ax.plot(f["orders"][free], (f["c_free"] * shape.loc[f["orders"]].to_numpy())[free], "kx",
-            ms=8, label="free boundary per M")  # fmt: skip
+            ms=8, mew=2, zorder=4, label="free boundary per M")  # fmt: skip
     ax.set_xlabel("group order M (Z_M)")
     ax.set_ylabel("training fraction")
     ax.set_title(f"phase diagram: LR {f['lr']:.1f} nats over the constant", fontsize=10)

@@ -88,9 +88,17 @@ Result (quick: d = 23, one run, 1500 steps, seed 0): all 11 frequencies order 4/
     non-factorable order-6 8 +- 8%, errors x100 0.47 (order 4) and 1.97 (order 6), types
     59% / 8% / 32% / 2% others. At d = 71 one run of 2000 steps (152 s CPU) and one of
     6000 steps (451 s CPU) stayed at the zero predictor (loss 1 - 1/d exactly, no node
-    above the threshold) and the law fails there: the x^2 net starts near the saddle at
-    zero weights (engine init N(0, 1/(2d)), cubic gradients), so large d needs a larger
-    init scale (not exposed by this spec yet) or much longer training. Paper preset on CPU (measured per-step cost):
+    above the threshold) and the law fails there. The ``init_scale`` field (s: W ~
+    N(0, s^2/(2d)), V ~ N(0, s^2/q)) does not cure it: with Adam lr 0.01 every
+    s in {0.1, 0.3, 1, 2, 3} collapsed to the zero saddle at d = 71 (seed 1, 600-1200
+    steps; weight rms after 1200 steps 2e-9 at s = 1, 8e-5 at s = 3, ~1e-16 at s <= 0.3;
+    train loss at the zero predictor's 0.0139 from step ~100 on). The random initial
+    output costs more than predicting 0, Adam's normalized steps drive every weight to 0,
+    and there the x^2 net's growth gradient is second order in the weights and falls
+    below Adam's eps. Adam lr 0.002 collapsed too (s = 1: weight rms 1e-14; s = 3: 0.017
+    and falling, loss at 0.0139, after 1200 steps). Leaving the saddle at d = 71 needs
+    something other than the init scale or a lower lr (untested: a larger Adam eps, SGD,
+    or a loss without the DC output). Paper preset on CPU (measured per-step cost):
     ~4 min for d = 23, ~1 h for d = 71, several hours for d = 127; GPU not measured.
 
 Known limits:
@@ -436,6 +444,9 @@ class FacSpec(LawSpec):
     threshold: float = param(
         0.05, gt=0, le=1.0, doc="|z_a| above which a node is assigned a frequency"
     )
+    init_scale: float = param(
+        1.0, gt=0, le=100.0, doc="s: W ~ N(0, s^2 / (2d)), V ~ N(0, s^2 / q) (GroupMLP init)"
+    )
 
     def validate(self) -> None:
         even = [d for d in self.moduli if d % 2 == 0]
@@ -477,6 +488,7 @@ def factorization_experiment(spec: FacSpec, seed: int, device: str) -> pd.DataFr
             split_seeds=[derive_seed(seed, "split", d, s) for s in members],
             fractions=[spec.train_fraction] * spec.seeds, weight_decays=[spec.weight_decay] * spec.seeds,
             width=spec.width, steps=spec.steps, lr=spec.lr, log_steps=[spec.steps - 1], device=device,
+            init_scale=spec.init_scale,
         )  # fmt: skip
         last = curves[curves["step"] == curves["step"].max()].set_index("member")
         W, V = params["W"], params["V"]

@@ -85,6 +85,16 @@ class Spec(LawSpec):
     def record_steps(self) -> np.ndarray:
         return np.unique(np.geomspace(1, self.steps, self.records).astype(int)) - 1
 
+    def memory_bytes(self) -> int:
+        # per group: its M x M tables (Fourier / class projections, a few copies) and the
+        # recorded ascent history, starts x 2M per record (with temporaries, x 4); 64 MiB
+        # for the interpreter's temporaries
+        need = 0
+        for name in self.groups:
+            M = get_group(name).order
+            need = max(need, 8 * (8 * M * M + 4 * (self.records + 2) * self.starts * 2 * M))
+        return 2**26 + need
+
 
 PRESETS = {
     "smoke": Spec(groups=("Z7", "D3"), starts=3, steps=50, records=5),

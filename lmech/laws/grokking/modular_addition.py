@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from lmech.data.groups import cyclic, train_test_split
-from lmech.experiment.group import train_on_group
+from lmech.experiment.group import train_on_group, training_bytes
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.grokking._common import EXPERIMENT_COLUMNS, member_rows, power_matrix
 from lmech.laws.grokking._figures import modular_figure
@@ -101,6 +101,10 @@ class Spec(LawSpec):
     def log_steps(self) -> list[int]:
         logged = np.geomspace(1, self.steps, self.log_points).astype(int).tolist()
         return sorted({0, self.steps, *logged})
+
+    def memory_bytes(self) -> int:
+        # every run of the law is one vmapped program: 2 x len(seeds) members
+        return training_bytes(self.M, 2 * len(self.seeds), self.width, self.fraction)
 
 
 PRESETS = {

@@ -56,6 +56,7 @@ import torch
 from lmech.data.groups import cyclic, train_test_split
 from lmech.errors import ConfigError
 from lmech.experiment.ensemble import Ensemble, train
+from lmech.experiment.group import training_bytes
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.grokking._figures import top_down_figure
 from lmech.laws.spec import LawSpec, param
@@ -84,6 +85,11 @@ class Spec(LawSpec):
                 f"learned must be a proper subset of the frequencies 1..{self.M // 2} of "
                 f"Z_{self.M}; got {self.learned}"
             )
+
+    def memory_bytes(self) -> int:
+        # one network at a time on all M^2 pairs (masked), and the theory's ascent
+        ascent = 8 * 4 * self.starts * 2 * self.M * self.M
+        return training_bytes(self.M, 1, self.width, 1.0) + ascent
 
 
 PRESETS = {

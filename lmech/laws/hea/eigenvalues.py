@@ -93,6 +93,14 @@ class Spec(LawSpec):
                 f"N samples has N eigenvalues); got {self.rbf_samples} and {self.ntk_samples}"
             )
 
+    def memory_bytes(self) -> int:
+        # the largest Gram matrix with its scaled copy and eigvalsh's workspace (5 N^2
+        # float64), the data (Z, its QR factors and the scaled inputs: 4 N x d), one row
+        # block of the kernel's intermediates (4 x 1024 x N) and 64 MiB for the interpreter
+        # and torch's temporaries (measured at quick: 699 MB of peak RSS growth)
+        n = max(self.rbf_samples, self.ntk_samples)
+        return 2**26 + 8 * (5 * n * n + 4 * n * self.dim + 4 * 1024 * n)
+
     def gammas(self, kernel: str) -> np.ndarray:
         exponent = self.rbf_exponent if kernel == "rbf" else self.ntk_exponent
         g = (np.arange(self.dim) + self.offset) ** -exponent

@@ -99,6 +99,18 @@ class Spec(LawSpec):
                 f"modes); got {self.num_modes} for a pool of {self.pool_size}"
             )
 
+    def memory_bytes(self) -> int:
+        # theory: the pool (Z, x, its centred copy and whitened coordinates: 5 N x d), the
+        # Hermite features with their least-squares copies (3 N x P, 3 P^2), the PCA
+        # (3 d^2) and the reference curve's pool eigensystem (5 M^2); experiment: a
+        # trial's samples (3 (n + T) x d) and KRR Grams at n_max (5 n^2 + 3 T n); all
+        # float64, plus 64 MiB for the interpreter and torch's temporaries
+        N, d, P, M = self.pool_size, self.dim, self.num_modes, self.empirical_pool
+        n, T = max(self.sizes), self.test_points
+        theory = 5 * N * d + 3 * N * P + 3 * P * P + 3 * d * d + 5 * M * M
+        experiment = 3 * (n + T) * d + 5 * n * n + 3 * T * n
+        return 2**26 + 8 * (theory + experiment)
+
     def gammas(self) -> np.ndarray:
         g = (np.arange(self.dim) + self.offset) ** -self.exponent
         return g / g.sum()  # Tr Sigma = 1

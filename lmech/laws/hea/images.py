@@ -179,6 +179,19 @@ class Spec(LawSpec):
     trials: tuple[int, ...] = param((100, 60, 40, 30, 20, 10, 6, 4), ge=1, doc="one per size")
     test_points: int = param(2000, ge=1, doc="test images per trial")
 
+    def memory_bytes(self) -> int:
+        # per data set (one at a time) the cached uint8 images (70,000 x 784 at most, twice
+        # while loading); theory: the pool's float rows with their centred copy and
+        # whitened coordinates (5 N x 784), the Hermite features with their least-squares
+        # copies (3 N x P, 3 P^2), the PCA (3 x 784^2), the reference curve's pool
+        # eigensystem (5 M^2); experiment: a trial's rows (3 (n + T) x 784) and KRR Grams
+        # (5 n^2 + 3 T n); float64, plus 64 MiB for the interpreter and torch
+        N, d, P, M = self.pool_size, 784, self.num_modes, self.empirical_pool
+        n, T = max(self.sizes), self.test_points
+        theory = 5 * N * d + 3 * N * P + 3 * P * P + 3 * d * d + 5 * M * M
+        experiment = 3 * (n + T) * d + 5 * n * n + 3 * T * n
+        return 2**26 + 2 * 70_000 * 784 + 8 * (theory + experiment)
+
     def validate(self) -> None:
         lc.check_trials(self.sizes, self.trials)
         if self.num_modes >= self.pool_size:

@@ -31,6 +31,19 @@ def kappa_value(k: float) -> float:
     return math.inf if k == 0 else float(k)
 
 
+def gamma_fit_bytes(d: int, alpha: float, tau: float) -> int:
+    """Peak bytes of one ridge fit of Gamma (an estimate that errs high).
+
+    Primal (n >= d(d+1)): the D x D Gram, its shifted copy and Cholesky factor; dual: the
+    n x D features and three n x n matrices; plus one chunk of 2000 token sequences.
+    """
+    D = d * (d + 1)
+    n = max(1, round(tau * d * d))
+    ell = max(1, round(alpha * d))
+    solve = 3 * D * D if n >= D else n * D + 3 * n * n
+    return 2 * 8 * (solve + 3 * 2000 * (ell + 1) * (d + 1))
+
+
 def check_parallel(**fields) -> None:
     lengths = {name: len(v) for name, v in fields.items()}
     if len(set(lengths.values())) != 1:

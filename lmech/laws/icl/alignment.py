@@ -29,7 +29,8 @@ Known limits:
     kappa = 0.1, 1, 16 while the isotropic one falls 1.11 -> 0.87 (theory, tested in
     ``tests/theory/test_icl.py``); at d = 24-32 the same finite-d theory shows no rise
     (a spike of eigenvalue d/4: 0.50 -> 0.37 at d = 32, 0.30 -> 0.33 at d = 100), so the
-    trade-off is not measurable at CPU sizes and is not checked here.
+    trade-off is not measurable at these sizes and finite tau; it is measured at
+    d = 400, tau -> infinity in ``icl-specialization-tradeoff``.
     Measured at quick: worst cell 7.7%, 6.0%, 4.9% at seeds 0-2, and the
     extrapolations sit systematically 1-5% below the theory (worst for the "top" test at
     kappa = 4: 0.713, 0.735, 0.734 against 0.772), an over-correction of the 1/d fit
@@ -84,6 +85,9 @@ class Spec(LawSpec):
         _common.check_parallel(dims=self.dims, draws=self.draws)
         if any(d % 2 for d in self.dims):
             raise _common.ConfigError(f"dims must be even (two halves); got {self.dims}")
+
+    def memory_bytes(self) -> int:
+        return max(_common.gamma_fit_bytes(d, self.alpha, self.tau) for d in self.dims)
 
     def spectra(self, d: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(C_train spectrum, {test name: test spectrum}) in the common eigenbasis."""

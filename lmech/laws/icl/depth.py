@@ -43,8 +43,12 @@ Known limits:
     asymptotic RRS exponent 1 - 1/nu = 1/3 holds only while L^{1/nu} << D; over L = 1-16
     at D = 32 the theory slope on the same finite spectrum is steeper (about 0.7), so the
     exponent is reported (``rrs_exponent`` column) and the finite-spectrum theory, not the
-    power law, is compared. Only Gamma = gamma I is measured: the FS claim (a learned
-    Gamma = Sigma^-1 makes one layer exact) and width/time scaling are not covered. That
+    power law, is compared. Only Gamma = gamma I is measured here. FS (one fixed
+    covariance Sigma): with Gamma = gamma Sigma^-1 the error is the ISO error with signal
+    power tr Sigma / D (:func:`lmech.theory.icl.deep_fs_error`, derived and checked by
+    Monte Carlo in the tests), so the ISO depth statements carry over; whether whitening
+    is the optimal Gamma at finite alpha is not derived. Width and training-time scaling
+    are not covered (no formula was derived or retrieved). That
     gamma I is optimal in RRS (rotation symmetry) is derived, not measured. The reduced
     predictor is taken from a third-party description of the paper's Eq. 4.
 
@@ -107,6 +111,13 @@ class Spec(LawSpec):
             raise ConfigError(
                 "depths and rrs_depths must start at L = 1 (the depth gain is vs L = 1)"
             )
+
+    def memory_bytes(self) -> int:
+        # a chunk of 200 contexts: tokens (P, D), eigenvectors and Lambda in that basis
+        # (D, D), residuals (grid, D), each float64 with 4x headroom for temporaries
+        D = self.dim
+        P = max(round(a * D) for a in (*self.iso_alphas, self.rrs_alpha))
+        return 4 * 8 * 200 * (3 * P * D + 3 * D * D + 3 * self.grid * D)
 
     def spectrum(self) -> np.ndarray:
         lam = np.arange(1, self.dim + 1, dtype=float) ** -self.capacity

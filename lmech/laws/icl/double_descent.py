@@ -79,6 +79,9 @@ class Spec(LawSpec):
                 f"taus must contain a value near 1 (the peak); got {self.taus}"
             )
 
+    def memory_bytes(self) -> int:
+        return max(_common.gamma_fit_bytes(d, self.alpha, t) for d in self.dims for t in self.taus)
+
 
 PRESETS = {
     "smoke": Spec(taus=(0.5, 1.0, 2.0), dims=(8, 12), draws=(2, 1)),

@@ -28,8 +28,9 @@ Known limits:
     theory at kappa = 0.25 (d = 12-24) and the 1/d extrapolation over d = 12-20 missed by
     0.07-0.18 at kappa <= 0.5 (seeds 0-2), as the ICL error converges slowly below
     kappa = 1; so values are compared at kappa >= 1 only, and the steep side enters
-    through the slope ratio. The trained
-    full linear-attention layer is not part of this law (not done).
+    through the slope ratio. A trained
+    full linear-attention layer is checked against the reduced model in
+    ``icl-full-attention-training`` (finite d, tau -> infinity), not here.
 
 Source:
     Lu, Letey, Zavatone-Veth, Maiti, Pehlevan, PNAS 2025 (arXiv 2405.11751), Result 1 and
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lmech.experiment.icl import dmmse_errors, pretrained_gamma
+from lmech.experiment.icl import dmmse_chunk, dmmse_errors, pretrained_gamma
 from lmech.figures import icl as icl_figures
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.icl import _common
@@ -76,6 +77,15 @@ class Spec(LawSpec):
             raise _common.ConfigError(
                 f"kappas must contain 1 and values on both sides; got {self.kappas}"
             )
+
+    def memory_bytes(self) -> int:
+        fit = max(_common.gamma_fit_bytes(d, self.alpha, self.tau) for d in self.dims)
+        d = max(self.dims)
+        # dMMSE: a chunk of contexts x ell tokens x k pool predictions, 4 live copies
+        k = max(1, round(max(self.kappas) * d))
+        ell = max(1, round(self.alpha * d))
+        dmmse = 4 * 8 * dmmse_chunk(ell, k) * ell * (k + d)
+        return max(fit, dmmse)
 
 
 PRESETS = {

@@ -55,6 +55,7 @@ from lmech import progress
 from lmech.experiment.icl import pretrained_gamma, train_transformer_icl
 from lmech.figures import icl as icl_figures
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
+from lmech.laws.icl import _common
 from lmech.laws.spec import LawSpec, param
 from lmech.theory.icl import gamma_error, icl_error
 
@@ -78,6 +79,16 @@ class Spec(LawSpec):
     test_contexts: int = param(1000, ge=10)
     ridge: float = param(1e-4, gt=0, doc="lambda of the linear-attention baseline")
     linear_draws: int = param(8, ge=1)
+
+    def memory_bytes(self) -> int:
+        # float32 sequences, per-layer activations (width x 8 with MLP) and attention
+        # maps (ell+1)^2 kept for backward, over train and test sets, 3x headroom
+        d, w = self.d, self.width
+        ell = max(1, round(self.alpha * d))
+        n = max(1, round(max(self.taus) * d * d)) + self.test_contexts
+        per_seq = (ell + 1) * (d + 1 + self.layers * (8 * w + 2 * (ell + 1)))
+        fit = _common.gamma_fit_bytes(d, self.alpha, max(self.taus))
+        return max(3 * 4 * n * per_seq, fit)
 
     def validate(self) -> None:
         from lmech.errors import ConfigError

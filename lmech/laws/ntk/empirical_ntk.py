@@ -91,7 +91,8 @@ class Spec(LawSpec):
         # NTK's float64 Jacobian: min(p, 128) rows of P (lmech.kernels.empirical chunks)
         w = max(self.widths)
         params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
-        return 8 * params * (min(self.num_inputs, 128) + 3)
+        # plus 64 MiB for the interpreter's tables and torch's temporaries
+        return 2**26 + 8 * params * (min(self.num_inputs, 128) + 3)
 
 
 PRESETS = {

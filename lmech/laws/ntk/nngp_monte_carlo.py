@@ -91,7 +91,8 @@ class Spec(LawSpec):
     def memory_bytes(self) -> int:
         # one chunk of networks is drawn p-dimensionally, no weight matrix: activations
         # and Gaussian draws (chunk, width, p) in float64, with 8x headroom for temporaries
-        return 8 * 8 * self.chunk * max(self.width, self.input_dim) * self.num_inputs
+        # plus 64 MiB for the interpreter's tables and torch's temporaries
+        return 2**26 + 8 * 8 * self.chunk * max(self.width, self.input_dim) * self.num_inputs
 
     def inputs(self) -> torch.Tensor:
         g = torch_generator(self.data_seed, "inputs")

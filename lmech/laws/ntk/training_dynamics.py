@@ -104,7 +104,8 @@ class Spec(LawSpec):
         # NTK's float64 Jacobian: min(n, 128) rows of P (lmech.kernels.empirical chunks)
         w, n = max(self.widths), self.num_train + self.num_test
         params = self.input_dim * w + (self.depth - 1) * w * w + (self.depth + 1) * w + 1
-        return 8 * params * (min(n, 128) + 3)
+        # plus 64 MiB for the interpreter's tables and torch's temporaries
+        return 2**26 + 8 * params * (min(n, 128) + 3)
 
     def data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = torch_generator(self.data_seed, "data")

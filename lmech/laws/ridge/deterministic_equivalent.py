@@ -69,6 +69,13 @@ class Spec(LawSpec):
     ridges: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), gt=0, min_len=1, distinct=True)
     trials: int = param(24, ge=1)
 
+    def memory_bytes(self) -> int:
+        # one draw at the largest P (float64, 3x for the solver's copies): the samples and
+        # their features P x 2D, the D x D and P x P systems, the ridge grid's solutions,
+        # and 64 MiB for the interpreter and torch's temporaries
+        P, D = max(self.samples), self.dim
+        return 2**26 + 24 * (2 * P * D + D * D + P * P + len(self.ridges) * (P + D))
+
     def model(self):
         return _common.power_law_model(self.dim, self.spectrum_exponent, self.teacher_exponent)
 

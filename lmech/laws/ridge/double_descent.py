@@ -87,6 +87,13 @@ class Spec(LawSpec):
         ):
             raise ConfigError("features must reach below 0.75 P and above 4/3 P")
 
+    def memory_bytes(self) -> int:
+        # one draw at the most features N (float64, 3x for the solver's copies): samples
+        # and features P x (D + N), the projection D x N, the P x P and N x N systems,
+        # and 64 MiB for the interpreter and torch's temporaries
+        P, D, N = self.samples, self.dim, max(self.features)
+        return 2**26 + 24 * (P * (D + N) + D * N + P * P + N * N)
+
     def model(self):
         return _common.power_law_model(self.dim, self.spectrum_exponent, self.teacher_exponent)
 

@@ -89,6 +89,15 @@ class Spec(LawSpec):
         if self.positive == self.negative:
             raise ConfigError(f"positive and negative must differ; got {self.positive} twice")
 
+    def memory_bytes(self) -> int:
+        # the cached uint8 images (70,000 x 784, twice while loading); float64: the pool
+        # rows with their centred copy (3 M x 784), the pool's random features at the most
+        # features k (3 M x k), the pool's kernel eigensystem (5 M^2) and 784 x 784
+        # systems,
+        # and 64 MiB for the interpreter and torch's temporaries
+        M, k, d = self.pool_size, max(self.features), 784
+        return 2**26 + 2 * 70_000 * d + 8 * (3 * M * d + 3 * M * k + 5 * M * M + 3 * d * d)
+
     def pool(self) -> tuple[np.ndarray, np.ndarray]:
         """(X (M, 784) centered, E|x|^2 = 784; y (M,) in {-1, +1})."""
         images = fashion_mnist()

@@ -83,6 +83,15 @@ class Spec(LawSpec):
         if self.ridge_decades[0] >= self.ridge_decades[1]:
             raise ConfigError(f"ridge_decades must be (lo < hi); got {self.ridge_decades}")
 
+    def memory_bytes(self) -> int:
+        # one draw (float64, 3x for the solver's copies): samples and the members' features
+        # P x (D + N), the projections D x N, each member's P x P system and the ridge
+        # grid's solutions per member, the N x N system,
+        # and 64 MiB for the interpreter and torch's temporaries
+        P, D, N, K = self.samples, self.dim, self.total_features, max(self.members)
+        grid = self.ridge_points + 1
+        return 2**26 + 24 * (P * (D + N) + D * N + K * P * (P + grid) + N * N)
+
     def model(self):
         return _common.power_law_model(self.dim, self.spectrum_exponent, self.teacher_exponent)
 

@@ -77,6 +77,14 @@ class Spec(LawSpec):
     ridges: tuple[float, ...] = param((1e-3, 1e-2, 1e-1), gt=0, min_len=1, distinct=True)
     trials: int = param(60, ge=1)
 
+    def memory_bytes(self) -> int:
+        # float64: the P x P correlation matrix, its eigensystem and Cholesky factor
+        # (5 P^2), the samples with their correlated copy and SVD (4 P x D), the D x D
+        # systems (3 D^2),
+        # and 64 MiB for the interpreter and torch's temporaries
+        P, D = self.samples, self.dim
+        return 2**26 + 8 * (5 * P * P + 4 * P * D + 3 * D * D)
+
     def model(self):
         return _common.power_law_model(self.dim, self.spectrum_exponent, self.teacher_exponent)
 

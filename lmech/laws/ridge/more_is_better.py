@@ -83,6 +83,15 @@ class Spec(LawSpec):
         if not (lo < hi and n >= 2 and float(n).is_integer()):
             raise ConfigError(f"ridge_grid must be (lo < hi, count >= 2); got {self.ridge_grid}")
 
+    def memory_bytes(self) -> int:
+        # one nested draw at the largest P and N (float64, 3x for the solver's copies):
+        # samples and features P x (D + N), the projection D x N, the P x P and N x N
+        # systems and the ridge grid's solutions,
+        # and 64 MiB for the interpreter and torch's temporaries
+        P, N, D = max(self.samples, *self.sizes), max(self.features, *self.sizes), self.dim
+        grid = int(self.ridge_grid[2]) + 1
+        return 2**26 + 24 * (P * (D + N) + D * N + P * P + N * N + grid * (P + N))
+
     def model(self):
         return _common.power_law_model(self.dim, self.spectrum_exponent, self.teacher_exponent)
 

@@ -107,6 +107,19 @@ class Spec(LawSpec):
                 f"parameters; got {self.num_models} x {self.num_tokens}: raise either"
             )
 
+    def memory_bytes(self) -> int:
+        # float64: the batched solver's work arrays (chunks of ~4e6 floats, a few copies:
+        # 6 x max(4e6, 5 n)), the design and per-run arrays (100 n), the starts of every
+        # repetition (10 R G), the bootstrap counts (R, B, n) with their reshaped copies
+        # and the refits (10 R B),
+        # and 64 MiB for the interpreter and torch's temporaries
+        n, R, B = self.num_models * self.num_tokens, self.repetitions, self.bootstrap
+        G = len(self.grid_alpha) * len(self.grid_beta) * len(self.grid_e)
+        G *= len(self.grid_a) * len(self.grid_b)
+        return 2**26 + 8 * (
+            6 * max(4_000_000, 5 * n) + 100 * n + 10 * R * G + 3 * R * B * n + 10 * R * B
+        )
+
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
         """(N, D) of the full grid of runs."""
         n = np.geomspace(*self.n_range, self.num_models)

@@ -73,6 +73,15 @@ class Spec(ModelSpec):
     )  # fmt: skip
     trials: int = param(3, ge=1, doc="draws of the projection A averaged")
 
+    def memory_bytes(self) -> int:
+        # float64: the widest projection (N x M) with its scaled copy and products (3 N M),
+        # its Gram and per-width eigensystems (5 N^2), the theory's mode-by-(width,
+        # budget) arrays (4 M W C) and the decay table (N W C),
+        # and 64 MiB for the interpreter and torch's temporaries
+        M, N = self.num_features, max(self.widths)
+        grid = len(self.widths) * len(self.budgets)
+        return 2**26 + 8 * (3 * N * M + 5 * N * N + 4 * M * grid + N * grid)
+
     def validate(self) -> None:
         self.below_modes(widths=self.widths)
 

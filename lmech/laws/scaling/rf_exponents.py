@@ -95,6 +95,16 @@ class Spec(ModelSpec):
     def validate(self) -> None:
         self.below_modes(time_width=(self.time_width,), widths=self.widths, sizes=self.sizes)
 
+    def memory_bytes(self) -> int:
+        # float64: the largest projection or feature matrix (N or P rows x M modes) with
+        # its scaled copy and products (3 N M), its Gram, eigensystem or Cholesky factor
+        # (5 N^2), the theory's mode-by-grid arrays (4 M x grid points),
+        # and 64 MiB for the interpreter and torch's temporaries
+        M = self.num_features
+        rows = max(self.time_width, max(self.widths), max(self.sizes))
+        grid = self.num_times + len(self.widths) + len(self.sizes)
+        return 2**26 + 8 * (3 * rows * M + 5 * rows * rows + 4 * M * grid)
+
     def grids(self) -> dict[str, np.ndarray]:
         t = np.geomspace(self.times[0], self.times[1], self.num_times)
         return {"t": t, "N": np.array(self.widths, float), "P": np.array(self.sizes, float)}

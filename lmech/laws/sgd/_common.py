@@ -15,6 +15,17 @@ def log_steps(steps: int, points: int, start: int = 1) -> np.ndarray:
     return np.unique(np.round(np.geomspace(start, steps, points)).astype(np.int64))
 
 
+def grid_rows(groups: list[tuple], steps, *series) -> list[tuple]:
+    """Table rows ``(*groups[g], step, series[0][g][i], series[1][g][i], ...)`` for every
+    group g and logged step i: the shape of every SGD law's curve table, whose engine
+    returns (G, n) arrays at ``steps`` (a 1-D series is one group: pass ``s[None]``)."""
+    return [
+        (*group, int(t), *(s[g][i] for s in series))
+        for g, group in enumerate(groups)
+        for i, t in enumerate(steps)
+    ]
+
+
 def check_same_length(**fields: tuple) -> None:
     """Spec fields that are read pairwise must have the same length."""
     lengths = {k: len(v) for k, v in fields.items()}

@@ -91,6 +91,13 @@ class Spec(LawSpec):
                 f"({self.rate_steps / 4:g}) so the slope spans at least a factor 4 in N"
             )
 
+    def memory_bytes(self) -> int:
+        # three averaging rules x R runs x d (iterate, average, samples, gradient) and the
+        # recursion's curves over the longer horizon; float64, 2x headroom
+        sim = 8 * 3 * self.runs * self.num_modes * 6
+        rec = 8 * 3 * (10 * self.num_modes + 8 * (max(self.curve_steps, self.rate_steps) + 1))
+        return 2 * (sim + rec) + 2**24
+
     def lam(self):
         return th.power_law_spectrum(self.num_modes, self.capacity)
 
@@ -127,6 +134,13 @@ PRESETS = {
 }
 
 
+_SERIES = ("averaged", "averaged_se", "loss", "loss_se")
+
+
+def _curve_groups() -> list[tuple]:
+    return [("curve", r) for r in RULES]
+
+
 def _eta(spec: Spec, T: int) -> np.ndarray:
     return np.full(T, spec.lr_times_trace / spec.lam().sum())
 
@@ -137,16 +151,14 @@ def theory(spec: Spec) -> pd.DataFrame:
     cur = th.online_moments(
         lam, spec.teacher(), s2, np.broadcast_to(_eta(spec, T), (3, T)), 1, rho=spec.rho()
     )
-    rows = [
-        ("curve", r, int(t), cur.averaged[g, t], cur.loss[g, t])
-        for g, r in enumerate(RULES)
-        for t in spec.curve_log()
-    ]
+    log = spec.curve_log()
+    rows = cm.grid_rows(_curve_groups(), log, cur.averaged[:, log], cur.loss[:, log])
     Tr = spec.rate_steps
     var = th.online_moments(
         lam, np.zeros(lam.size), s2, _eta(spec, Tr), 1, rho=th.averaging_weights("uniform", Tr)
     )
-    rows += [("rate", "uniform", int(t), var.averaged[t], var.loss[t]) for t in spec.rate_log()]
+    log = spec.rate_log()
+    rows += cm.grid_rows([("rate", "uniform")], log, var.averaged[None, log], var.loss[None, log])
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     out["exponent"] = -(1 - 1 / spec.capacity)
     out["noise_variance"] = s2
@@ -169,19 +181,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
         rho=spec.rho(),
         device=device,
     )
-    rows = [
-        (
-            "curve",
-            r,
-            int(t),
-            a["averaged"][g, i],
-            a["averaged_se"][g, i],
-            a["loss"][g, i],
-            a["loss_se"][g, i],
-        )
-        for g, r in enumerate(RULES)
-        for i, t in enumerate(a["steps"])
-    ]
+    rows = cm.grid_rows(_curve_groups(), a["steps"], *(a[k] for k in _SERIES))
     Tr = spec.rate_steps
     b = online_sgd(
         lam,
@@ -196,18 +196,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
         rho=th.averaging_weights("uniform", Tr),
         device=device,
     )
-    rows += [
-        (
-            "rate",
-            "uniform",
-            int(t),
-            b["averaged"][0, i],
-            b["averaged_se"][0, i],
-            b["loss"][0, i],
-            b["loss_se"][0, i],
-        )
-        for i, t in enumerate(b["steps"])
-    ]
+    rows += cm.grid_rows([("rate", "uniform")], b["steps"], *(b[k] for k in _SERIES))
     return pd.DataFrame(rows, columns=list(MEAS_COLUMNS))
 
 

@@ -81,6 +81,13 @@ class Spec(LawSpec):
         if self.batches[0] != 1:
             raise ConfigError(f"batches must start at 1 (the reference); got {self.batches[0]}")
 
+    def memory_bytes(self) -> int:
+        # projected sampler: O(R (d + B)) per step; the recursion O(d + T); 2x headroom
+        B = max(self.batches)
+        sim = 8 * self.runs * (8 * self.num_modes + 4 * B)
+        rec = 8 * (10 * self.num_modes + 6 * (self.samples + 1))
+        return 2 * (sim + rec) + 2**24
+
     def problem(self):
         lam = th.power_law_spectrum(self.num_modes, self.capacity)
         c0 = th.power_law_target(self.num_modes, self.capacity, self.source)

@@ -90,6 +90,14 @@ class Spec(LawSpec):
     def validate(self) -> None:
         cm.check_same_length(sizes=self.sizes, batches=self.batches)
 
+    def memory_bytes(self) -> int:
+        # exact recursion: C, A and products (D x D), R (P x P), X (P x D); the ensemble
+        # R x (D + B D) for the errors and the gathered batch; float64, 2x headroom
+        P, D, B = max(self.sizes), self.dim, max(self.batches)
+        rec = 8 * (6 * D * D + 4 * P * P + 3 * P * D)
+        sim = 8 * self.runs * (4 * D + 2 * B * D + 2 * P) + 8 * 4 * self.runs * self.log_points
+        return 2 * (rec + sim) + 2**24
+
     def lam(self):
         return th.power_law_spectrum(self.dim, 1.0)
 
@@ -122,10 +130,8 @@ def theory(spec: Spec) -> pd.DataFrame:
         mf = th.multipass_mean_field(X, eps, d0, lam, s2, eta, B)
         eta_c = min(eta[0], 0.999 * th.stability_bound(lam, B))
         on = th.online_loss(lam, d0**2, s2, np.full(spec.steps, eta_c), B)
-        rows += [
-            (i, P, B, int(t), ex["test"][t], ex["train"][t], mf["test"][t], mf["train"][t], on[t])
-            for t in steps
-        ]
+        curves = (ex["test"], ex["train"], mf["test"], mf["train"], on)
+        rows += cm.grid_rows([(i, P, B)], steps, *(c[None, steps] for c in curves))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -149,10 +155,8 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
             log_steps=steps,
             device=device,
         )
-        rows += [
-            (i, P, B, int(t), mc["test"][k], mc["test_se"][k], mc["train"][k], mc["train_se"][k])
-            for k, t in enumerate(mc["steps"])
-        ]
+        series = (mc[k][None] for k in ("test", "test_se", "train", "train_se"))
+        rows += cm.grid_rows([(i, P, B)], mc["steps"], *series)
     return pd.DataFrame(rows, columns=list(MEAS))
 
 

@@ -73,6 +73,14 @@ class Spec(LawSpec):
     def validate(self) -> None:
         cm.check_same_length(lr_times_trace=self.lr_times_trace, batches=self.batches)
 
+    def memory_bytes(self) -> int:
+        # the (G, R, B, d) sample tensor of the ensemble plus the (G, R, d) errors, and the
+        # recursion's (G, d) moments and (G, T) curves; float64, 2x headroom
+        G, B = len(self.batches), max(self.batches)
+        sim = 8 * G * self.runs * self.num_modes * (4 + 2 * B)
+        rec = 8 * G * (8 * self.num_modes + 6 * (self.steps + 1))
+        return 2 * (sim + rec) + 2**24
+
     def problem(self):
         lam = th.power_law_spectrum(self.num_modes, self.capacity)
         c0 = th.power_law_target(self.num_modes, self.capacity, self.source)
@@ -93,6 +101,10 @@ PRESETS = {
 }
 
 
+def _groups(eta, B) -> list[tuple]:
+    return [(g, eta[g, 0], int(B[g, 0])) for g in range(eta.shape[0])]
+
+
 def theory(spec: Spec) -> pd.DataFrame:
     lam, c0 = spec.problem()
     eta, B = spec.schedules()
@@ -100,11 +112,10 @@ def theory(spec: Spec) -> pd.DataFrame:
     # the noise-free (gradient-descent) forcing: the same spectrum, no SGD noise term
     a = (1 - eta[:, :1] * lam) ** 2
     steps = cm.log_steps(spec.steps, spec.log_points)
-    rows = []
-    for g in range(eta.shape[0]):
-        gd = 0.5 * (spec.noise_variance + (a[g] ** steps[:, None]) @ (lam * c0))
-        for i, t in enumerate(steps):
-            rows.append((g, eta[g, 0], int(B[g, 0]), int(t), exact.loss[g, t], gd[i]))
+    gd = [
+        0.5 * (spec.noise_variance + (a[g] ** steps[:, None]) @ (lam * c0)) for g in range(len(a))
+    ]
+    rows = cm.grid_rows(_groups(eta, B), steps, exact.loss[:, steps], gd)
     return pd.DataFrame(rows, columns=["config", "eta_trace", "batch", "step", "loss", "gd_loss"])
 
 
@@ -123,11 +134,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
         log_steps=steps,
         device=device,
     )
-    rows = [
-        (g, eta[g, 0], int(B[g, 0]), int(t), mc["loss"][g, i], mc["loss_se"][g, i])
-        for g in range(eta.shape[0])
-        for i, t in enumerate(mc["steps"])
-    ]
+    rows = cm.grid_rows(_groups(eta, B), mc["steps"], mc["loss"], mc["loss_se"])
     return pd.DataFrame(rows, columns=["config", "eta_trace", "batch", "step", "loss", "loss_se"])
 
 

@@ -91,6 +91,14 @@ class Spec(LawSpec):
                 f"{self.samples_per_phase}; use fewer phases or more samples per phase"
             )
 
+    def memory_bytes(self) -> int:
+        # projected sampler, one schedule at a time: R x d errors, normals and gradient;
+        # schedules of at most phases x samples_per_phase / B_0 steps; 2x headroom
+        T = self.phases * self.samples_per_phase // self.batch0
+        sim = 8 * self.runs * (8 * self.num_modes + 4 * self.batch0 * 2**self.phases)
+        rec = 8 * (10 * self.num_modes + 8 * (T + 1))
+        return 2 * (sim + rec) + 2**24
+
     def problem(self):
         lam = th.power_law_spectrum(self.num_modes, 1.5)
         c0 = np.arange(1, self.num_modes + 1) ** -1.0

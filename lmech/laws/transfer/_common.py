@@ -47,6 +47,27 @@ class TaskSpec(LawSpec):
     base_width: int = param(64, ge=1, doc="muP's base width (where muP equals SP)")
     data_seed: int = param(0, ge=0, doc="seed of the fixed task (not the run seed)")
 
+    def io_dims(self) -> tuple[int, int]:
+        """(input dimension, outputs) of the task."""
+        return (196, 10) if self.task == "fashion-mnist" else (self.input_dim, 1)
+
+    def task_bytes(self, num_train: int) -> int:
+        """Bytes of :func:`task_data` (errs high): float64 inputs and targets with their
+        standardized copies; for fashion-mnist the cached uint8 images (70,000 x 784,
+        twice while loading) and the full-resolution float rows before pooling."""
+        d_in, _ = self.io_dims()
+        if self.task == "fashion-mnist":
+            extra = 2 * 70_000 * 784 + 3 * 8 * num_train * 784
+        else:
+            extra = 3 * 8 * num_train * 64  # the teacher's hidden layer
+        return 3 * 8 * num_train * (d_in + 1) + extra
+
+    def mlp_params(self, width: int, depth: int) -> int:
+        """Parameters of an MLP with ``depth`` hidden layers of ``width`` (a residual MLP's
+        ``depth`` blocks counted as full width x width matrices: errs high)."""
+        d_in, k = self.io_dims()
+        return d_in * width + depth * width * width + (depth + 2) * width + width * k + k
+
 
 def init_seeds(seed: int, count: int) -> list[int]:
     """The initialization seeds of ``count`` networks of one configuration."""

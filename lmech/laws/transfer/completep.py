@@ -112,6 +112,22 @@ class Spec(LawSpec):
         if self.width % self.n_head:
             raise ConfigError(f"width {self.width} is not a multiple of n_head {self.n_head}")
 
+    def memory_bytes(self) -> int:
+        # per member (float32): parameters, gradients, Adam's two moments, the models' own
+        # copies and temporaries (8 P), with P = L (4 + 2 f) w^2 + (2 V + T) w + 8 L w;
+        # activations kept for the backward pass on a batch (B x T x (L (12 + 2 f) w,
+        # attention 3 L heads x T, logits 3 V)) and one layer's on the evaluation set
+        # (E x T x (4 (2 + f) w + 2 heads x T + 2 V)); the token data and 64 MiB for the
+        # interpreter and torch
+        w, L, f, T, V = self.width, max(self.depths), self.ffn_mult, self.seq_len, self.vocab
+        members = self.seeds * (len(self.lrs()) + 1)  # the lr sweep or the feature-lr arm
+        params = L * (4 + 2 * f) * w * w + (2 * V + T) * w + 8 * L * w
+        B, E, H = self.batch, self.eval_sequences, self.n_head
+        acts = B * T * (L * (12 + 2 * f) * w + 3 * L * H * T + 3 * V)
+        acts += E * T * (4 * (2 + f) * w + 2 * H * T + 2 * V)
+        tokens = 8 * (self.steps * B + E) * (T + 1)
+        return 2**26 + tokens + 4 * members * (8 * params + acts)
+
     def lrs(self) -> np.ndarray:
         return 2.0 ** np.arange(self.log2_lr_min, self.log2_lr_max + 0.5)
 

@@ -85,6 +85,14 @@ class Spec(TaskSpec):
     lr: float = param(0.1, gt=0)
     steps: int = param(3, ge=1)
 
+    def memory_bytes(self) -> int:
+        # per seed at the widest width, float64: parameters, gradients, the previous step's
+        # copy and temporaries (8 P) and the recorded activations (8 x batch x width per
+        # layer); the task's data and 64 MiB for the interpreter and torch's temporaries
+        w = max(self.widths)
+        per = 8 * self.mlp_params(w, self.depth) + 8 * self.batch * w * (self.depth + 1)
+        return 2**26 + self.task_bytes(self.batch) + 8 * self.seeds * per
+
     def layers(self) -> list[tuple[str, str]]:
         """(layer name, role) of the recorded activations."""
         hidden = [(f"hidden.{i}", "hidden") for i in range(self.depth - 1)]

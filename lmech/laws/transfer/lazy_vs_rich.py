@@ -90,6 +90,24 @@ class Spec(TaskSpec):
     seeds: int = param(2, ge=1, doc="part 1 networks per gamma")
     mup_seeds: int = param(4, ge=1, doc="part 2 networks per width")
 
+    def memory_bytes(self) -> int:
+        # the largest ensemble (seeds x parameters, float32: parameters, gradients, K_0 and
+        # temporaries, 8 P each), its activations on the training set, the probe NTK's
+        # Jacobians (members chunked to 256 MiB, one member at least; x2 for jacrev's
+        # intermediates), the task's data and 64 MiB for the interpreter and torch
+        w = max(self.width, *self.widths)
+        members = max(self.seeds, self.mup_seeds)
+        params = self.mlp_params(w, self.depth)
+        jac = 4 * self.probe * params
+        jac_members = min(members, max(1, 2**28 // jac))
+        acts = 4 * self.num_train * w * (self.depth + 1)
+        return (
+            2**26
+            + self.task_bytes(self.num_train)
+            + 4 * members * (8 * params + acts)
+            + 2 * jac_members * jac
+        )
+
     def validate(self) -> None:
         if self.probe > self.num_train:
             raise ConfigError(

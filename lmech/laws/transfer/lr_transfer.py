@@ -71,6 +71,17 @@ class _SweepSpec(TaskSpec):
                 f"batch_size {self.batch_size} > num_train {self.num_train}; lower batch_size"
             )
 
+    def memory_bytes(self) -> int:
+        # the largest ensemble (seeds x learning rates members, float32: parameters,
+        # gradients, optimizer states and temporaries, 8 P each), its activations on a
+        # batch and on the whole training set (the logged loss), the task's data and 64 MiB
+        # for the interpreter and torch's temporaries
+        members = self.seeds * len(self.lrs())
+        w, depth = self.widest()
+        acts = 4 * (self.batch_size + self.num_train) * w * (depth + 1)
+        per = 8 * self.mlp_params(w, depth) + acts
+        return 2**26 + self.task_bytes(self.num_train) + 4 * members * per
+
     def lrs(self) -> np.ndarray:
         return learning_rates(self.log2_lr_min, self.log2_lr_max, self.lrs_per_octave)
 
@@ -87,6 +98,10 @@ class WidthSpec(_SweepSpec):
 
     def sizes(self) -> tuple[int, ...]:
         return self.widths
+
+    def widest(self) -> tuple[int, int]:
+        """(width, depth) of the largest network."""
+        return max(self.widths), self.depth
 
     def arms(self) -> list[tuple[str, str, float, str]]:
         """(arm, role, predicted exponent of eta* in the width, label)."""
@@ -110,6 +125,10 @@ class DepthSpec(_SweepSpec):
 
     def sizes(self) -> tuple[int, ...]:
         return self.depths
+
+    def widest(self) -> tuple[int, int]:
+        """(width, depth) of the largest network."""
+        return self.width, max(self.depths)
 
     def arms(self) -> list[tuple[str, str, float, str]]:
         scaled = f"1/L^{self.depth_alpha:g} branches, muP + SGD"

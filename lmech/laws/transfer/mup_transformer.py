@@ -116,6 +116,20 @@ class Spec(LawSpec):
                     f"width {w} is not a multiple of n_head {self.n_head}; choose widths n_head x k"
                 )
 
+    def memory_bytes(self) -> int:
+        # per seed (float32): parameters, gradients, Adam's two moments, the models' own
+        # copies and temporaries (8 P), with P = L (4 + 2 f) w^2 + (2 V + T) w + 8 L w;
+        # activations kept for the backward pass and recorded on the batch
+        # (L x rows x T x (12 + 2 f) w, attention rows x heads x T^2 x 3 L, logits
+        # 3 rows x T x V); the token data and 64 MiB for the interpreter and torch
+        w, L, f, T, V = max(self.widths), self.n_layer, 4, self.seq_len, self.vocab
+        members = self.seeds
+        params = L * (4 + 2 * f) * w * w + (2 * V + T) * w + 8 * L * w
+        rows = self.batch
+        acts = rows * T * (L * (12 + 2 * f) * w + 3 * L * self.n_head * T + 3 * V)
+        tokens = 8 * (self.steps * self.batch + rows) * (T + 1)
+        return 2**26 + tokens + 4 * members * (8 * params + acts)
+
     def config(self, width: int) -> GPTConfig:
         return GPTConfig(self.vocab, self.seq_len, width, self.n_layer, self.n_head)
 

@@ -3,16 +3,25 @@
 - :func:`dmft_predict`: one call from (X, y, activation, gamma_0) to the prediction;
 - :func:`dmft_two_layer`: the two-layer particle solver (loss, f(t), NTK K(t), alignment);
 - :func:`lazy_kernel_flow`: the gamma_0 -> 0 limit, kernel gradient flow or descent;
+- :func:`dmft_deep_linear`: linear networks in the proportional limit N = nu D (exact
+  Marchenko-Pastur closure of population gradient descent, one hidden layer);
 - :func:`lazy_prediction_variance`: the leading 1/N variance of the predictions across
   initializations in the lazy limit (:mod:`lmech.theory.dmft.finite_width`).
 
 References: Bordelon & Pehlevan, "Self-consistent dynamical field theory of kernel
 evolution in wide neural networks", NeurIPS 2022; Bordelon & Pehlevan, "Dynamics of
 finite width kernel and prediction fluctuations in mean field neural networks",
-NeurIPS 2023.
+NeurIPS 2023; Bordelon & Pehlevan, "Deep linear network training dynamics from random
+initialization", ICML 2025.
 """
 
 from lmech.theory.dmft.api import dmft_predict
+from lmech.theory.dmft.deep_linear import (
+    DeepLinearResult,
+    dmft_deep_linear,
+    lazy_linear_loss,
+    marchenko_pastur_quadrature,
+)
 from lmech.theory.dmft.finite_width import LazyVariance, lazy_prediction_variance
 from lmech.theory.dmft.two_layer import (
     TwoLayerResult,
@@ -22,11 +31,15 @@ from lmech.theory.dmft.two_layer import (
 )
 
 __all__ = [
+    "DeepLinearResult",
     "LazyVariance",
     "TwoLayerResult",
+    "dmft_deep_linear",
     "dmft_predict",
     "dmft_two_layer",
     "kernel_alignment",
     "lazy_kernel_flow",
+    "lazy_linear_loss",
     "lazy_prediction_variance",
+    "marchenko_pastur_quadrature",
 ]

@@ -45,3 +45,30 @@ def test_variance_ratio_and_exponent_from_planted_gaussians():
         rows += [(N, s, 10 + j, f[s, j]) for s in range(4000) for j in range(3)]
     ev = pv.evaluate(pred, pd.DataFrame(rows, columns=list(pv.EXPERIMENT_COLUMNS)))
     assert ev.values["exponent_error"] < 0.05 and ev.values["prefactor_rel_err"] < 0.05
+
+
+def test_onset_statistics_recover_a_planted_floor():
+    # E_inf = P^-beta exactly and E_N = E_inf + C / N: the onset (r - 1) P*^-beta = C / N
+    # gives P* = ((r - 1) N / C)^(1/beta), so k = 1/beta = 0.4 exactly
+    from lmech.laws.dmft import variance_onset as vo
+
+    sizes = np.unique(np.round(np.geomspace(8, 2000, 60)).astype(int))
+    beta, C = 2.5, 0.5
+    e_inf = sizes.astype(float) ** -beta
+    pred = pd.DataFrame({"num_train": sizes, "test_mse_inf": e_inf, "threshold": 2.0,
+                         "small_train": 16})  # fmt: skip
+    rows = []
+    for N in (1e4, 1e5, 1e6):
+        for s in range(4):  # one data set, an ensemble of 4 dividing the floor by 4
+            rows += [(int(N), s, 0, int(P), e + C / N, e + C / (4 * N))
+                     for P, e in zip(sizes, e_inf, strict=True)]  # fmt: skip
+    meas = pd.DataFrame(rows, columns=list(vo.EXPERIMENT_COLUMNS))
+    ev = vo.evaluate(pred, meas)
+    assert ev.values["onset_exponent_error"] < 0.01
+    for N in (1e4, 1e5, 1e6):
+        ratio = (e_inf + C / N) / e_inf
+        assert abs(vo.onset(ratio, sizes.astype(float), 2.0) / (N / C) ** (1 / beta) - 1) < 0.02
+    p_small = sizes[sizes <= 16].max()
+    assert abs(ev.values["small_p_rel_err"] - C / 1e4 * p_small**beta) < 1e-9  # narrowest N
+    assert ev.values["onset_exponent_ci_high"] < 0.41  # no seed spread: a point interval
+    assert abs(ev.values["ensemble_onset_gain"] / 4**0.4 - 1) < 0.02

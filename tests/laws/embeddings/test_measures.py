@@ -94,3 +94,20 @@ def test_circularity_exact_cases():
     g = np.random.default_rng(0)
     null = np.mean([me.circularity(circle[g.permutation(12)]).order for _ in range(200)])
     assert 0.2 < null < 0.4
+
+
+def test_analogy_summary_totals_by_kind():
+    import pandas as pd
+
+    from lmech.measure.embeddings import analogy_summary
+
+    t = pd.DataFrame(
+        [("family", "semantic", 10, 20, 3), ("currency", "semantic", 0, 5, 0)]
+        + [("gram1-adjective-to-adverb", "syntactic", 30, 40, 6)],
+        columns=["section", "kind", "seen", "total", "correct"],
+    )
+    s = analogy_summary(t)
+    assert (s["semantic_correct"], s["semantic_seen"], s["semantic"]) == (3, 10, 0.3)
+    assert (s["syntactic_correct"], s["syntactic_seen"], s["syntactic"]) == (6, 30, 0.2)
+    assert (s["all_correct"], s["all_seen"], s["all"]) == (9, 40, 9 / 40)
+    assert analogy_summary(t.iloc[1:2])["semantic"] == 0.0  # nothing seen: 0, not NaN

@@ -132,3 +132,16 @@ def test_factorization_statistics_and_failure_on_unfactorable_blocks():
     )
     assert not law.FACTORIZATION.verdict(pred, worse).passed
     assert not law.FACTORIZATION.verdict(pred, meas.assign(error=0.2)).passed
+
+
+def test_factorization_init_scale_reaches_the_network():
+    # a tiny init is the zero predictor: projected loss 1 - 1/d (independent closed form) up to
+    # the one Adam step (weights move by lr = 0.01, outputs by ~lr^3 q); a large one is not
+    from lmech.laws.grokking import cogs as law
+
+    def loss(s):
+        spec = law.FacSpec(moduli=(11,), width=64, steps=1, init_scale=s)
+        return float(law.factorization_experiment(spec, 0, "cpu")["full_loss"].iloc[0])
+
+    assert abs(loss(1e-3) - (1 - 1 / 11)) < 1e-4
+    assert abs(loss(3.0) - (1 - 1 / 11)) > 1e-3

@@ -30,3 +30,27 @@ def test_depth_figure_lines_are_the_optimum():
     scan = deep_iso_error(np.linspace(0.01, 1.0, 2000), 1, 1.0, 0.1).min()
     assert y[0] == pytest.approx(scan, rel=1e-5)
     assert y[1] == pytest.approx(deep_iso_optimal(4, 1.0, 0.1)[1])
+
+
+def test_new_law_figures_plot_their_tables():
+    import pandas as pd
+
+    pred = pd.DataFrame(
+        {
+            "kappa": [0.5, 0.5, 4.0, 4.0],
+            "kind": ["idg", "icl", "idg", "icl"],
+            "error": [0.26, 0.96, 0.45, 0.52],
+            "isotropic_null": [0.48, 0.48, 0.48, 0.48],
+        }
+    )
+    meas = pred[["kappa", "kind", "error"]].assign(error_se=0.001)
+    fig = figs.full_attention_figure(pred, meas)
+    icl_line = fig.axes[0].lines[0]  # the first kind drawn is "icl"
+    np.testing.assert_allclose(icl_line.get_ydata(), [0.96, 0.52])
+    tp = pd.DataFrame(
+        {"kappa": [1.0, 16.0, 1.0, 16.0], "test": ["top", "top", "isotropic", "isotropic"]}
+    ).assign(icl_error=[0.057, 0.070, 0.32, 0.14])
+    tm = tp[["kappa", "test", "icl_error"]].assign(draw=0)
+    fig = figs.tradeoff_figure(tp, tm)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.057, 0.070])
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), [0.32, 0.14])

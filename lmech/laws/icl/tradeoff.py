@@ -1,0 +1,229 @@
+r"""icl-specialization-tradeoff: more task diversity hurts a test aligned with the top direction.
+
+Claim:
+    Letey et al. (2025): with pretraining tasks :math:`w \sim N(0, C_{tr})`, a pool of
+    k = kappa d of them, the ICL error on a test task aligned with the top pretraining
+    direction (a spike :math:`C_{te} = d\,e_1e_1^\top`) rises with the task diversity
+    beyond kappa = 1, while the error on isotropic test tasks falls: a model pretrained on
+    few tasks specializes to the dominant directions of its pool, more diverse
+    pretraining spreads it out. Measured errors of the pretrained reduced model follow
+    :func:`lmech.theory.icl.aligned_icl_error` within 3% at every kappa, the top-spike
+    error rises by at least 10% from kappa = 1 to the largest kappa and the isotropic
+    error falls by at least 30%; the alignment-blind Result 1 (isotropic pretraining) is
+    at least 25% off for the spike.
+
+System:
+    d = 400, C_tr = diag(1/i) scaled to trace d, alpha = 10, rho = 0.01, Gaussian pools of
+    k = kappa d tasks, tau -> infinity: the pretraining loss over the pool is minimized
+    exactly (:func:`lmech.experiment.icl.pool_optimal_gamma`); the theory is evaluated at
+    tau = 1e9. Tests: the top spike and the identity (both trace d).
+
+Measurement:
+    For each kappa, ``draws`` independent pools; for each, Gamma from the pool and its
+    exact finite-d error for Gaussian test tasks of each test covariance
+    (:func:`lmech.theory.icl.gamma_error_gaussian`, which keeps the O(1/ell) terms).
+
+Known limits:
+    The pool is finite (the source of the specialization) but the number of pretraining
+    contexts is not: at tau = 2 the theory's rise is 0.243 -> 0.259 from kappa = 1 to 16
+    at d = 400 (alpha = 2), and a finite-tau simulation at that d (a 160,000-dimensional
+    ridge fit) is beyond a CPU; at tau -> infinity and alpha = 10 the theory's rise is
+    17% at d = 100, 20% at d = 200 and 22% at d = 400 (the spike's eigenvalue grows with
+    d), measured 18-22% at d = 200-400. The label-norm feature's Gamma column is held at 0 in the
+    measurement (its optimum is O(1/k)); the theory keeps no such term either. Finite k:
+    at d = 200 with 4 pools the worst cell (kappa = 0.5, top, k = 100) was 2.5-4.7% off
+    (seeds 0-4), hence d = 400 and 8 pools at quick (worst 0.5-1.4%); at kappa = 0.1
+    (not on the grid) the gap is 18% at d = 400. With a two-level spectrum (a block of top directions instead of a
+    single spike) no rise was found in the theory over block fractions 5-50%, level
+    ratios 4-256 and alpha, tau in [1, 8] (the largest was +4.5% between kappa = 2 and 16),
+    so a spike whose eigenvalue grows with d is what the claim needs.
+
+Source:
+    Letey, Zavatone-Veth, Lu, Pehlevan, "Pretrain-test task alignment governs
+    generalization in in-context learning", arXiv 2509.26551 (2025), the
+    specialization-generalization trade-off.
+
+Run:
+    ``lmech check icl-specialization-tradeoff`` (quick: about 4 s of CPU on one core).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lmech import progress
+from lmech.experiment.icl import pool_optimal_gamma, sample_tasks
+from lmech.figures import icl as icl_figures
+from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
+from lmech.laws.spec import LawSpec, param
+from lmech.seeding import torch_generator
+from lmech.theory.icl import aligned_icl_error, gamma_error_gaussian, icl_error
+
+TESTS = ("top", "isotropic")
+TAU_THEORY = 1e9  # tau -> infinity: the measurement solves the pretraining exactly
+
+
+@dataclass(frozen=True)
+class Spec(LawSpec):
+    """Dimension, power-law C_train, kappa grid through 1, pools per kappa."""
+
+    d: int = param(400, ge=8, le=4000)
+    alpha: float = param(10.0, gt=0)
+    rho: float = param(0.01, ge=0)
+    capacity: float = param(1.0, gt=0, doc="C_train eigenvalues ~ i^-capacity, trace d")
+    kappas: tuple[float, ...] = param(
+        (0.5, 1.0, 2.0, 4.0, 16.0),
+        gt=0,
+        min_len=3,
+        distinct=True,
+        increasing=True,
+        doc="must contain 1 (the reference of the rise) and a larger value",
+    )
+    draws: int = param(8, ge=1, doc="independent pools per kappa")
+
+    def validate(self) -> None:
+        from lmech.errors import ConfigError
+
+        if 1.0 not in self.kappas or self.kappas[-1] <= 1:
+            raise ConfigError(f"kappas must contain 1 and a larger value; got {self.kappas}")
+
+    def memory_bytes(self) -> int:
+        # the pool (k, d) and a few (d, d) matrices, float64, 3x headroom
+        k = round(max(self.kappas) * self.d)
+        return 3 * 8 * (k * self.d + 8 * self.d * self.d)
+
+    def spectra(self):
+        lam = np.arange(1, self.d + 1, dtype=float) ** -self.capacity
+        lam *= self.d / lam.sum()
+        top = np.zeros(self.d)
+        top[0] = self.d
+        return lam, {"top": top, "isotropic": np.ones(self.d)}
+
+
+PRESETS = {
+    "smoke": Spec(d=40, kappas=(0.5, 1.0, 4.0), draws=1),
+    "quick": Spec(),
+    "paper": Spec(d=800, kappas=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), draws=8),
+}
+
+COLUMNS = ("kappa", "test", "alpha", "rho", "icl_error", "isotropic_null")
+EXP_COLUMNS = ("kappa", "test", "draw", "icl_error")
+
+
+def theory(spec: Spec) -> pd.DataFrame:
+    lam, tests = spec.spectra()
+    rows = []
+    for k in spec.kappas:
+        null = float(icl_error(spec.alpha, k, TAU_THEORY, spec.rho))
+        for name in TESTS:
+            e = aligned_icl_error(lam, tests[name], spec.alpha, k, TAU_THEORY, spec.rho)
+            rows.append(
+                {
+                    "kappa": k,
+                    "test": name,
+                    "alpha": spec.alpha,
+                    "rho": spec.rho,
+                    "icl_error": e,
+                    "isotropic_null": null,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
+    lam, tests = spec.spectra()
+    cov = np.diag(lam)
+    rows = []
+    with progress.task("icl specialization", len(spec.kappas) * spec.draws) as advance:
+        for k in spec.kappas:
+            for s in range(spec.draws):
+                gen = torch_generator(seed, "tradeoff-pool", spec.d, k, s)
+                pool = sample_tasks(
+                    max(1, round(k * spec.d)), spec.d, gen, sphere=False, covariance=cov
+                )
+                g = pool_optimal_gamma(pool, spec.alpha, spec.rho)
+                for name in TESTS:
+                    e = gamma_error_gaussian(g, spec.alpha, spec.rho, np.diag(tests[name]))
+                    rows.append({"kappa": k, "test": name, "draw": s, "icl_error": e})
+                advance(1)
+    return pd.DataFrame(rows, columns=list(EXP_COLUMNS))
+
+
+def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
+    mean = meas.groupby(["kappa", "test"])["icl_error"].mean().rename("measured")
+    m = pred.merge(mean.reset_index(), on=["kappa", "test"])
+    m["rel"] = (m["measured"] - m["icl_error"]).abs() / m["icl_error"]
+    top = m[m["test"] == "top"].set_index("kappa")["measured"]
+    iso = m[m["test"] == "isotropic"].set_index("kappa")["measured"]
+    kmax = float(m["kappa"].max())
+    spike = m[m["test"] == "top"]
+    null_gap = ((spike["isotropic_null"] - spike["measured"]).abs() / spike["measured"]).min()
+    return Evaluation(
+        {
+            "max_rel_err": float(m["rel"].max()),
+            "top_rise_from_kappa_1": float(top.loc[kmax] / top.loc[1.0] - 1),
+            "isotropic_ratio_from_kappa_1": float(iso.loc[kmax] / iso.loc[1.0]),
+            "min_rel_gap_to_isotropic_null": float(null_gap),
+        },
+        detail="; ".join(
+            f"k={r.kappa:g} {r.test} {r.measured:.4f} vs {r.icl_error:.4f}" for r in m.itertuples()
+        ),
+    )
+
+
+LAW = Law(
+    name="icl-specialization-tradeoff",
+    claim="with power-law pretraining tasks, more task diversity raises the ICL error on a "
+    "test aligned with the top direction and lowers it on isotropic tests (alignment "
+    "formula within 3%)",
+    source="Letey et al. 2025, Pretrain-test task alignment governs generalization in ICL "
+    "(arXiv 2509.26551)",
+    spec=Spec,
+    presets=PRESETS,
+    theory=theory,
+    experiment=experiment,
+    evaluate=evaluate,
+    figure=icl_figures.tradeoff_figure,
+    criterion=Criterion(
+        Check(
+            "max_rel_err",
+            "<=",
+            0.03,
+            why="finite k and pool-to-pool spread: worst of 10 cells 0.5-1.4% at seeds "
+            "0-4 (d = 400, 8 pools; the top-spike cell at kappa = 0.5 has a 0.5-1% "
+            "standard error); 3% is twice the worst",
+        ),
+        Check(
+            "top_rise_from_kappa_1",
+            ">=",
+            0.1,
+            why="theory +22% from kappa = 1 to 16 at d = 400 (0.0571 -> 0.0697), "
+            "measured 21.9-22.1% (seeds 0-4); each mean's standard error is below 0.5%, "
+            "so 10% is half the predicted rise and far outside the noise; Result 1 "
+            "(isotropic pretraining) predicts a fall",
+        ),
+        Check(
+            "isotropic_ratio_from_kappa_1",
+            "<=",
+            0.7,
+            why="theory ratio 0.444 (0.323 -> 0.143), measured 0.442-0.445: diversity "
+            "helps the isotropic test",
+        ),
+        Check(
+            "min_rel_gap_to_isotropic_null",
+            ">=",
+            0.25,
+            why="Result 1 ignores the alignment: 0.10-0.56 for the spike against the "
+            "measured 0.05-0.07, a gap of 0.46 at the least (kappa = 16)",
+        ),
+    ),
+    # 10% off is over 3 times the 3% tolerance in every cell
+    prediction=Prediction("icl_error", relative=0.1),
+    theory_columns=COLUMNS,
+    experiment_columns=EXP_COLUMNS,
+    tags=("icl", "linear-attention", "alignment", "synthetic"),
+    doc=__doc__ or "",
+)
