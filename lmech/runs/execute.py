@@ -464,21 +464,20 @@ def _guarded(law: Law, run: Callable[[], LawResult | None]) -> LawResult | None:
         return run()
     except ConvergenceError as err:  # a numerical failure of this point, not a usage error:
         # the point errors (exit 1) and a sweep or check goes on with the others
-        verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
-        return LawResult(law.name, verdict, None, False, 0.0)
+        detail = f"error: {type(err).__name__}: {err}"
     except LmechError:
         raise
     except Exception as err:  # a bug or a numerical failure inside a law
         if _out_of_memory(err):  # a spec too large for this machine: say so, no traceback
-            verdict = law.criterion.errored(
+            detail = (
                 f"error: out of memory: this spec needs more memory than the machine has "
                 f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); lower its "
                 "sizes (--set) or run it on a larger machine"
             )
         else:
-            verdict = law.criterion.errored(f"error: {type(err).__name__}: {err}")
+            detail = f"error: {type(err).__name__}: {err}"
             traceback.print_exc()
-        return LawResult(law.name, verdict, None, False, 0.0)
+    return LawResult(law.name, law.criterion.errored(detail), None, False, 0.0)
 
 
 def _pool_law(i: int, name: str, spec: Any, run: dict, env: dict) -> tuple[int, Any]:
