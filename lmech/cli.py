@@ -282,9 +282,17 @@ def _print_json(doc) -> None:
     sys.stdout.flush()
 
 
+def _prestart_workers(workers: int) -> None:
+    """Start the worker pool's fork server before planning, so that its imports run
+    beside the driver's (see :func:`lmech.runs.pool.prestart`)."""
+    from lmech.runs.pool import prestart
+
+    prestart(workers)
+
+
 def _parse_workers(text: str) -> int:
     """``auto`` ($LMECH_WORKERS, else one worker per core) or an integer >= 1."""
-    from lmech.runs.execute import cpu_count
+    from lmech.runs.pool import cpu_count
 
     text = str(text).strip()
     if text == "auto":
@@ -374,6 +382,7 @@ def check_cmd(
 
     seed_value = _parse_seed(seed)
     worker_count = _parse_workers(workers)
+    _prestart_workers(worker_count if laws is None or len(laws) > 1 else 1)
     _check_tag(tag)
     names = [registry.get(n).name for n in laws] if laws else registry.names()
     if tag is not None:
@@ -460,6 +469,8 @@ def sweep_cmd(
         raise ConfigError(f"--executor must be local or ray; got {executor!r}")
     if address is not None and executor != "ray":
         raise ConfigError("--address applies to --executor ray only; add --executor ray")
+    if executor == "local":
+        _prestart_workers(worker_count)
     plan = plan_sweep(
         law,
         grid or [],

@@ -45,6 +45,7 @@ __all__ = [
     "regression_task",
     "sphere_polynomial_task",
     "train_linear_online",
+    "train_mean_field",
     "train_two_layer",
 ]
 
@@ -98,6 +99,30 @@ def _deriv(name: str):
     return torch.ones_like
 
 
+def _deep_ntk_from_params(params, X, activation: str, derivative, depth: int) -> torch.Tensor:
+    """(E, n, n) NTK sum_l G^{l+1} * Phi^l of every member of a depth-L chain (DMFT units).
+
+    h^1 = W^0 x (engine W^0 = W / sqrt(D)), h^{l+1} = W^l phi(h^l) (engine W^l = W / sqrt(N)),
+    g^L = w phi'(h^L) with the raw readout w ~ N(0, 1), g^l = phi'(h^l) (W^{l T} g^{l+1}),
+    Phi^l = phi phi^T / N, G^l = g g^T / N, Phi^0 = x . x' / D.
+    """
+    fn = _act(activation)
+    D = X.shape[1]
+    Ws = [params["input.weight"]] + [params[f"hidden.{i}.weight"] for i in range(depth - 1)]
+    N = Ws[0].shape[1]
+    hs = [torch.einsum("end,pd->enp", Ws[0], X)]
+    for W in Ws[1:]:
+        hs.append(torch.einsum("enm,emp->enp", W, fn(hs[-1])))
+    g = params["output.weight"][:, 0, :, None] * derivative(hs[-1])  # (E, N, n)
+    K = fn(hs[-1]).transpose(1, 2) @ fn(hs[-1]) / N
+    for lay in range(depth, 0, -1):  # g = g^lay
+        prev = X @ X.T / D if lay == 1 else fn(hs[lay - 2]).transpose(1, 2) @ fn(hs[lay - 2]) / N
+        K = K + (g.transpose(1, 2) @ g / N) * prev
+        if lay > 1:
+            g = derivative(hs[lay - 2]) * torch.einsum("enm,enp->emp", Ws[lay - 1], g)
+    return K
+
+
 def train_two_layer(
     X: np.ndarray,
     y: np.ndarray,
@@ -115,7 +140,39 @@ def train_two_layer(
     alignment: bool = True,
     predictions: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Train ``seeds`` networks per width; returns (history table, final test predictions).
+    """Train ``seeds`` two-layer networks per width: :func:`train_mean_field` at depth 1."""
+    return train_mean_field(
+        X, y, y_test, widths=widths, seeds=seeds, gamma0=gamma0, lr=lr, steps=steps,
+        log_every=log_every, activation=activation, seed=seed, device=device,
+        alignment=alignment, predictions=predictions, depth=1,
+    )  # fmt: skip
+
+
+def train_mean_field(
+    X: np.ndarray,
+    y: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    widths: Sequence[int],
+    seeds: int,
+    gamma0: float,
+    lr: float,
+    steps: int,
+    log_every: int,
+    activation: str = "relu",
+    seed: int = 0,
+    device: str = "cpu",
+    alignment: bool = True,
+    predictions: bool = False,
+    depth: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Train ``seeds`` mean-field MLPs with ``depth`` hidden layers per width; returns
+    (history table, final test predictions).
+
+    The hidden matrices (depth >= 2) are ``MLPSpec(depth=L)``'s mean-field rows: init
+    N(0, 1/N), multiplier 1, lr factor gamma_0^2, which is the DMFT clock of
+    :mod:`lmech.theory.dmft.deep` (W = sqrt(N) W_here trained at rate gamma_0^2 N).
+    The seeds of depth 1 are those of :func:`train_two_layer` (unchanged).
 
     ``X`` holds the P training points (first, as many as ``y``) and then the test points.
     History columns: :data:`TWO_LAYER_COLUMNS` (t = 2 lr step, the DMFT time). With
@@ -135,9 +192,10 @@ def train_two_layer(
     log_steps = sorted(set(range(0, steps + 1, log_every)) | {steps})
     rows, preds = [], []
     for N in widths:
-        spec = MLPSpec(D, int(N), depth=1, activation=activation, bias=False)
+        spec = MLPSpec(D, int(N), depth=int(depth), activation=activation, bias=False)
         p = Parameterization("mean-field", "sgd", richness=float(gamma0))
-        member_seeds = [derive_seed(seed, "dmft-net", int(N), k) for k in range(seeds)]
+        keys = ("dmft-net", int(N)) if depth == 1 else ("dmft-deep-net", int(depth), int(N))
+        member_seeds = [derive_seed(seed, *keys, k) for k in range(seeds)]
         ens = Ensemble.from_spec(spec, p, member_seeds, dtype="float64", device=dev)
         factors = dict(ens.lr_factors)
         factors["input.weight"] /= D
@@ -146,11 +204,16 @@ def train_two_layer(
         kernels: dict[int, torch.Tensor] = {}
         calls = [0]
 
+        def ntk_of(params):
+            if depth == 1:
+                return _ntk_from_params(params, Xtr, activation, deriv)
+            return _deep_ntk_from_params(params, Xtr, activation, deriv, int(depth))
+
         def hook(params, calls=calls, kernels=kernels):
             s = calls[0]
             calls[0] += 1
             if alignment and s in log_steps:
-                kernels[s] = _ntk_from_params(params, Xtr, activation, deriv)
+                kernels[s] = ntk_of(params)
 
         run = train(
             ens, Xtr, ytr, lr=lr, steps=steps, center=True, log_steps=log_steps,
@@ -158,7 +221,7 @@ def train_two_layer(
             pre_step=hook if alignment else None,
         )  # fmt: skip
         if alignment:
-            kernels[steps] = _ntk_from_params(ens.params, Xtr, activation, deriv)
+            kernels[steps] = ntk_of(ens.params)
         tr = run.scalar("loss")
         te = run.scalar("loss", "test")
         for s in log_steps:

@@ -7,7 +7,9 @@ learning rate eta*(s) per size with a parabola in log2 eta through the grid mini
 the seed-mean log loss and its two neighbours, with a bootstrap over seeds for its
 uncertainty, and :func:`transfer_verdict` says whether eta* moved by more than a
 declared factor across sizes (TP-V Sec. 1 and 3: under muP eta* stays put; under SP it
-drifts like 1/width with Adam).
+drifts like 1/width with Adam). :func:`adam_lr_sweep` trains seeds x learning rates
+with Adam as one vmapped program, or in chunks of ``max_members`` when they do not fit
+in memory at once.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def adam_lr_sweep(
     eps_factors: dict[str, float] | None = None,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
+    max_members: int | None = None,
 ) -> np.ndarray:
     """Train every (model, lr) pair with Adam as one vmapped program; final eval losses.
 
@@ -160,45 +163,66 @@ def adam_lr_sweep(
     :func:`lmech.nn.mup.param_groups` (no weight decay). Returns an array (len(models),
     len(lrs)) of ``loss_fn`` on ``eval_batch`` after the last batch; diverged members
     give NaN or inf.
+
+    ``max_members`` (default: all) trains the len(models) x len(lrs) members in
+    consecutive chunks of at most that many (member i * len(lrs) + j), one after the
+    other on the same batches, so the memory of the stacked parameters, Adam's moments
+    and the activations scales with the chunk instead of the whole sweep; a member's
+    trajectory does not depend on the chunk it is in (the tests compare the chunked and
+    the unchunked losses).
     """
     from torch.func import functional_call, grad_and_value, vmap
 
     if not models or len(lrs) < 1:
         raise InputError("adam_lr_sweep needs >= 1 model and >= 1 learning rate")
-    template = models[0]
-    names = [n for n, _ in template.named_parameters()]
     S, L = len(models), len(lrs)
     E = S * L
-    params = {}
-    for n in names:
-        stack = torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-        params[n] = stack.repeat_interleave(L, dim=0).clone()  # member e = i * L + j
+    if max_members is None:
+        max_members = E
+    if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
+        raise InputError(
+            f"max_members must be a positive integer (members trained at once) or None; "
+            f"got {max_members!r}"
+        )
+    template = models[0]
+    names = [n for n, _ in template.named_parameters()]
     buffers = dict(template.named_buffers())
-    ref = params[names[0]]
-    lr_e = torch.tensor([float(v) for v in lrs] * S, dtype=ref.dtype, device=ref.device)
+    sources = [dict(m.named_parameters()) for m in models]
     lf = {n: float((lr_factors or {}).get(n, 1.0)) for n in names}
     ef = {n: float((eps_factors or {}).get(n, 1.0)) for n in names}
-    m1 = {n: torch.zeros_like(p) for n, p in params.items()}
-    m2 = {n: torch.zeros_like(p) for n, p in params.items()}
     b1, b2 = betas
+    batches = list(batches)  # every chunk trains on the same batches
 
     def member_loss(p, x, y):
         return loss_fn(functional_call(template, (p, buffers), (x,)), y)
 
     step_fn = vmap(grad_and_value(member_loss), in_dims=(0, None, None))
-    t = 0
-    for x, y in batches:
-        t += 1
-        grads, _ = step_fn(params, x, y)
-        c1, c2 = 1 - b1**t, 1 - b2**t
+    out = []
+    for a in range(0, E, max_members):
+        part = range(a, min(a + max_members, E))  # members e = i * L + j
+        params = {
+            n: torch.stack([sources[e // L][n].detach() for e in part]).clone() for n in names
+        }
+        ref = params[names[0]]
+        lr_e = torch.tensor([float(lrs[e % L]) for e in part], dtype=ref.dtype, device=ref.device)
+        m1 = {n: torch.zeros_like(p) for n, p in params.items()}
+        m2 = {n: torch.zeros_like(p) for n, p in params.items()}
+        t = 0
+        for x, y in batches:
+            t += 1
+            grads, _ = step_fn(params, x, y)
+            c1, c2 = 1 - b1**t, 1 - b2**t
+            with torch.no_grad():
+                for n in names:
+                    g = grads[n]
+                    m1[n].mul_(b1).add_(g, alpha=1 - b1)
+                    m2[n].mul_(b2).addcmul_(g, g, value=1 - b2)
+                    denom = (m2[n] / c2).sqrt_().add_(eps * ef[n])
+                    shape = (len(part),) + (1,) * (g.ndim - 1)
+                    params[n].sub_((lr_e * lf[n] / c1).view(shape) * m1[n] / denom)
+            del grads
         with torch.no_grad():
-            for n in names:
-                g = grads[n]
-                m1[n].mul_(b1).add_(g, alpha=1 - b1)
-                m2[n].mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (m2[n] / c2).sqrt_().add_(eps * ef[n])
-                shape = (E,) + (1,) * (g.ndim - 1)
-                params[n].sub_((lr_e * lf[n] / c1).view(shape) * m1[n] / denom)
-    with torch.no_grad():
-        loss = vmap(member_loss, in_dims=(0, None, None))(params, *eval_batch)
-    return loss.reshape(S, L).cpu().numpy()
+            loss = vmap(member_loss, in_dims=(0, None, None))(params, *eval_batch)
+        out.append(loss.cpu())
+        del params, m1, m2
+    return torch.cat(out).reshape(S, L).numpy()

@@ -34,7 +34,11 @@ def lazy_limit_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
     return fig
 
 
-def rich_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
+def rich_figure(
+    pred: pd.DataFrame,
+    meas: pd.DataFrame,
+    title: str = "Two-layer DMFT (rich) against muP networks",
+) -> Figure:
     """Loss and alignment: DMFT against seed-mean networks of each width."""
     fig = Figure(figsize=(13.0, 3.8), layout="constrained")
     axes = fig.subplots(1, 4)
@@ -60,7 +64,7 @@ def rich_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
     ax.loglog(w, dev.iloc[0] * (w / w[0]) ** -0.5, "k--", lw=1, label="N^-1/2")
     ax.set_xlabel("width N")
     ax.legend(fontsize=8, frameon=False)
-    fig.suptitle("Two-layer DMFT (rich) against muP networks", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -21,6 +21,9 @@ __all__ = [
     "transformer_peak_figure",
     "full_attention_figure",
     "tradeoff_figure",
+    "time_width_figure",
+    "finite_tau_tradeoff_figure",
+    "deep_training_figure",
 ]
 
 
@@ -306,5 +309,79 @@ def tradeoff_figure(pred: pd.DataFrame, meas: pd.DataFrame):
         ax.set(xscale="log", xlabel="kappa = k/d", ylabel="ICL error", title=f"{test} test")
         ax.legend(fontsize=7)
     fig.suptitle("More task diversity: worse on the top direction, better on average", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def time_width_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Excess loss over the full-rank optimum against training time (left) and rank (right):
+    theory lines, measured points, the isotropic (one-rate / linear-in-N) null dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, setting, label in zip(
+        axes, ("time", "width"), ("training time T", "key/query rank N"), strict=True
+    ):
+        t = pred[pred["setting"] == setting].sort_values("x")
+        m = meas[meas["setting"] == setting].sort_values("x")
+        floor = float(t["floor"].iloc[0]) if len(t) else 0.0
+        ax.plot(t["x"], t["loss"] - floor, "k-", label="theory")
+        ax.plot(m["x"], m["loss"] - floor, "o", ms=4, label="simulation")
+        ax.plot(t["x"], t["null_loss"] - floor, "--", color="gray", label="isotropic null")
+        if len(t):
+            b = float(t["asymptotic_exponent"].iloc[0])
+            x = t["x"].to_numpy(dtype=float)
+            y_end = float(t["loss"].iloc[-1]) - floor
+            ax.plot(x, y_end * (x / x[-1]) ** -b, ":", color="tab:red", label=f"x^-{b:.2f}")
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel="loss - full-rank optimum")
+        ax.legend(fontsize=7)
+    axes[0].set_title("SGD learning curve (FS, one layer)", fontsize=10)
+    axes[1].set_title("width: rank-N attention", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def finite_tau_tradeoff_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Left: measured / theory - 1 at finite tau against 1/d per (kappa, test) cell.
+    Right: the top-spike error against kappa at the largest d, finite tau and tau -> inf."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
+    key = ["d", "kappa", "pretraining", "test"]
+    mean = meas.groupby(key)["icl_error"].mean().rename("measured").reset_index()
+    m = mean.merge(pred, on=key)
+    fin = m[m["pretraining"] == "finite"]
+    for (k, name), cell in fin.groupby(["kappa", "test"]):
+        cell = cell.sort_values("d")
+        ax.plot(
+            1 / cell["d"],
+            cell["measured"] / cell["icl_error"] - 1,
+            "o-",
+            ms=4,
+            label=f"kappa={k:g} {name}",
+        )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xlabel="1/d", ylabel="measured / theory - 1 (finite tau)")
+    ax.legend(fontsize=7)
+    d = m["d"].max()
+    top = m[(m["test"] == "top") & (m["d"] == d)]
+    for label, style in (("finite", "tab:red"), ("infinite", "tab:blue")):
+        t = top[top["pretraining"] == label].sort_values("kappa")
+        bx.plot(t["kappa"], t["icl_error"], "-", color=style, label=f"theory, tau {label}")
+        bx.plot(t["kappa"], t["measured"], "o", color=style, ms=4)
+    bx.set(xscale="log", xlabel="kappa", ylabel=f"top-spike ICL error (d = {d:g})")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def deep_training_figure(pred: pd.DataFrame, meas: pd.DataFrame):
+    """Test loss against training time per depth: gradient-flow theory lines, SGD points."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for i, L in enumerate(sorted(pred["depth"].unique())):
+        color = plt.cm.tab10(i % 10)
+        t = pred[pred["depth"] == L].sort_values("time")
+        m = meas[meas["depth"] == L].sort_values("time")
+        ax.plot(t["time"], t["loss"], "-", color=color, label=f"flow theory L={L:g}")
+        ax.plot(m["time"], m["loss"], "o", color=color, ms=4, label=f"SGD L={L:g}")
+    ax.set(xscale="log", xlabel="training time T", ylabel="ICL test loss")
+    ax.set_title("ISO deep linear attention: depth slow early, better late", fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -14,6 +14,7 @@ import difflib
 import importlib
 import pkgutil
 from functools import cache
+from pathlib import Path
 
 import lmech.laws as _laws_pkg
 from lmech.errors import UnknownLawError
@@ -56,8 +57,35 @@ def _catalog() -> dict[str, Law]:
     return laws
 
 
+def _declared_in(name: str) -> Law | None:
+    """The law called ``name`` from the one module whose source names it, or None.
+
+    Looking one law up this way imports one family instead of the whole catalog (about
+    3 CPU-s of imports for 68 laws), so ``lmech run`` and ``lmech sweep`` start sooner.
+    Only a module whose text holds the quoted name is imported, and only a ``Law`` of
+    that name in it is returned; anything else (a name built at run time, an unknown
+    name) falls back to the full catalog, which also checks that names are unique."""
+    quoted = (f'"{name}"', f"'{name}'")
+    for family in families():
+        folder = Path(_laws_pkg.__path__[0]) / family
+        for path in sorted(folder.glob("[!_]*.py")):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if not any(q in text for q in quoted):
+                continue
+            module = importlib.import_module(f"lmech.laws.{family}.{path.stem}")
+            for value in vars(module).values():
+                if isinstance(value, Law) and value.name == name:
+                    return value
+    return None
+
+
 def get(name: str) -> Law:
     """The registered law called ``name``; UnknownLawError lists close and valid names."""
+    if _catalog.cache_info().currsize == 0 and (law := _declared_in(name)) is not None:
+        return law
     catalog = _catalog()
     if name not in catalog:
         close = difflib.get_close_matches(name, catalog, n=3)

@@ -121,8 +121,9 @@ class LinearSelfAttention(nn.Module):
         :math:`v_x = 0`.
         """
         d = self.d
-        v = (self.w_p @ self.w_v)[-1].double()  # e_{d+1}^T W_P W_V
-        A = (self.w_k.T @ self.w_q).double()[:, :d]  # (d+1, d)
+        # on the CPU in float64 whatever the parameters' device (CUDA tensors have no .numpy)
+        v = (self.w_p @ self.w_v)[-1].detach().cpu().double()  # e_{d+1}^T W_P W_V
+        A = (self.w_k.T @ self.w_q).detach().cpu().double()[:, :d]  # (d+1, d)
         scale = torch.ones(d + 1, dtype=torch.float64)
         scale[:d] = 1.0 / d
         gamma = v[-1] * A.T * scale[None, :]

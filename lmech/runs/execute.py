@@ -24,7 +24,7 @@ This module builds no report; the command line does (:mod:`lmech.report` reads t
 store).
 
 With ``workers=K > 1`` :func:`check` runs the laws in K worker processes (a
-``spawn`` process pool); each worker runs ``cpu_count // K`` BLAS and torch threads
+process pool, see :mod:`lmech.runs.pool`); each worker runs ``cpu_count // K`` BLAS and torch threads
 (at least 1), so workers x threads stay within the cores. The workers write to the
 same store (its per-point locks make that safe) and the results come back in input
 order, the same as a serial run's.
@@ -33,7 +33,6 @@ order, the same as a serial run's.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import sys
 import time
@@ -53,7 +52,7 @@ from lmech.errors import (
 )
 from lmech.laws import registry
 from lmech.laws.base import Law, Verdict, spec_hash
-from lmech.runs.pool import Task, TaskDied, WorkerPool
+from lmech.runs.pool import Task, TaskDied, WorkerPool, cpu_count, threads_per_worker
 from lmech.runs.store import (
     LawRunWriter,
     LockHolder,
@@ -79,19 +78,6 @@ __all__ = [
     "plan",
     "check",
 ]
-
-
-def cpu_count() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def threads_per_worker(workers: int) -> int:
-    """BLAS/torch threads for each of ``workers`` processes: workers x threads <= cores."""
-    return max(1, cpu_count() // max(1, int(workers)))
 
 
 @dataclass(frozen=True)

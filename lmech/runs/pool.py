@@ -8,11 +8,20 @@ the point it was running. That point is retried on a fresh worker up to ``retrie
 times and then reported as an error ("its worker process died 3 times: killed by
 SIGKILL"); every other point carries on.
 
-Workers are ``spawn``-ed (no state is inherited from the parent but the environment),
-run ``threads`` BLAS/OpenMP and torch threads each, ignore Ctrl-C (the parent handles
-it and stops them with SIGTERM, which unwinds the point in flight: its temporary folder
-is removed and its lock released) and, on Linux, get SIGTERM when the parent dies, so a
-killed driver leaves no orphan computing into the store.
+Workers are forked from a *fork server* where the platform has one (Linux, macOS),
+else ``spawn``-ed. The fork server is a fresh, single-threaded interpreter that imports
+numpy, torch, pandas, matplotlib and lmech's run machinery once (about 4 CPU-s, torch
+most of it); each worker forked from it starts with those imports done instead of
+paying them itself. :func:`prestart` starts the server early, so that its imports run
+on another core while the driver plans. The server loads with one BLAS/OpenMP thread
+(no thread pools to inherit across a fork); the driver's own process, which runs
+threads (progress display, BLAS pools), is never forked. Either way a worker takes
+nothing from the parent but what it is sent: the environment, working directory and
+``sys.path`` as they are when the worker starts, then ``threads`` BLAS/OpenMP and torch
+threads. Workers ignore Ctrl-C (the parent handles it and stops them with SIGTERM,
+which unwinds the point in flight: its temporary folder is removed and its lock
+released) and, on Linux, get SIGTERM when their parent dies (the fork server ends when
+the driver does), so a killed driver leaves no orphan computing into the store.
 
 A worker runs ``fn(*args)`` for each task, where ``fn`` is a module-level function
 (pickled by name). The pool never imports a law itself.
@@ -27,13 +36,24 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["THREAD_VARS", "Task", "TaskDied", "WorkerPool", "thread_env", "init_thread_limits"]
+__all__ = [
+    "THREAD_VARS",
+    "Task",
+    "TaskDied",
+    "WorkerPool",
+    "cpu_count",
+    "init_thread_limits",
+    "prestart",
+    "thread_env",
+    "threads_per_worker",
+]
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -43,6 +63,22 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
 )
 _CRASH_VAR = "LMECH_INJECT_CRASH"
+# imported once by the fork server (a missing one is skipped); the workers' first-use
+# imports then cost nothing. A law's own module is small next to these.
+_PRELOAD = ("numpy", "scipy.linalg", "pandas", "torch", "matplotlib.figure", "lmech.runs.execute")
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int) -> int:
+    """BLAS/torch threads for each of ``workers`` processes: workers x threads <= cores."""
+    return max(1, cpu_count() // max(1, int(workers)))
 
 
 @dataclass(frozen=True)
@@ -115,13 +151,52 @@ def init_thread_limits(threads: int) -> None:
         torch.set_num_interop_threads(1)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Linux: SIGTERM to this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+def _context() -> Any:
+    """The multiprocessing context of the workers: a fork server with lmech's heavy
+    imports preloaded where the platform has one, else spawn."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(_PRELOAD))
+    return ctx
+
+
+def prestart(workers: int) -> None:
+    """Start the fork server now, when ``workers`` > 1 will run, so that its imports
+    (about 4 CPU-s) overlap the driver's planning instead of delaying the first point.
+    It returns at once; a no-op where workers are spawned."""
+    if workers >= 2:
+        _ensure_server(_context())
+
+
+def _ensure_server(ctx: Any) -> None:
+    """Start ``ctx``'s fork server if it is one and not running yet."""
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with thread_env(1):  # the server holds no BLAS/OpenMP thread pool across a fork
+        forkserver.ensure_running()
+
+
+def _die_with_parent(driver: int) -> None:
+    """Linux: SIGTERM to this process when its parent dies (prctl PR_SET_PDEATHSIG).
+
+    The parent is the fork server, which exits when the driver does (or the driver
+    itself, for spawned workers); a worker whose driver is already gone exits."""
     with contextlib.suppress(Exception):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    try:
+        os.kill(driver, 0)
+    except ProcessLookupError:  # the driver died before prctl took effect
+        os._exit(1)
+    except OSError:  # exists, owned by someone else: cannot tell, carry on
+        pass
+    if os.getppid() == 1:  # orphaned already (re-parented to init)
         os._exit(1)
 
 
@@ -147,11 +222,17 @@ def maybe_inject_crash() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _worker_main(conn: Any, threads: int, parent: int) -> None:
+def _worker_main(conn: Any, threads: int, driver: int, setup: tuple) -> None:
     global _BUSY
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, _on_sigterm)
-    _die_with_parent(parent)
+    _die_with_parent(driver)
+    env, cwd, path = setup  # the driver's, now (a fork server started earlier has its own)
+    os.environ.clear()
+    os.environ.update(env)
+    with contextlib.suppress(OSError):
+        os.chdir(cwd)
+    sys.path[:] = path
     init_thread_limits(threads)
     while True:
         try:
@@ -178,8 +259,9 @@ def _worker_main(conn: Any, threads: int, parent: int) -> None:
 class _Worker:
     def __init__(self, ctx: Any, threads: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
+        setup = (dict(os.environ), os.getcwd(), list(sys.path))
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, threads, os.getpid()), daemon=True
+            target=_worker_main, args=(child, threads, os.getpid(), setup), daemon=True
         )
         self.proc.start()
         child.close()
@@ -198,7 +280,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """``workers`` spawned processes, each with ``threads`` threads.
+    """``workers`` worker processes, each with ``threads`` threads.
 
     :meth:`run` hands out tasks one per idle worker and yields ``(task, outcome)`` as
     they finish; ``outcome`` is what the task returned, or a :class:`TaskDied` when its
@@ -212,13 +294,12 @@ class WorkerPool:
             raise ValueError(
                 f"workers, threads >= 1 and retries >= 0; got {workers, threads, retries}"
             )
-        import multiprocessing
-
         self.workers, self.threads, self.retries = workers, threads, retries
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = _context()
         self._pool: list[_Worker] = []
 
     def _spawn(self) -> _Worker:
+        _ensure_server(self._ctx)
         with thread_env(self.threads):
             worker = _Worker(self._ctx, self.threads)
         self._pool.append(worker)

@@ -24,6 +24,12 @@ Contents:
 * :func:`deep_iso_error`, :func:`deep_iso_optimal`, :func:`bayes_iso_error`,
   :func:`rrs_error`, :func:`rrs_depth_exponent`: L-layer deep linear self-attention with
   :math:`\Gamma = \gamma I` (Bordelon, Letey & Pehlevan 2025), as far as derived here.
+* :func:`fs_one_layer_error`, :func:`fs_gradient_flow_error`, :func:`fs_rank_optimum`,
+  :func:`fs_time_exponent`, :func:`fs_width_exponent`: one layer with a full (or rank-N)
+  Gamma and a fixed token covariance (the FS setting; ISO when it is I): the exact
+  finite-D loss, its gradient-flow learning curve in training time, the best loss at
+  key-query rank N, and their power laws for a power-law spectrum (derived here);
+  :func:`deep_iso_gradient_flow`: the ISO L-layer model's loss against training time.
 
 Warning:
     The paper's full text could not be read; the formulas follow the authors' released
@@ -72,6 +78,12 @@ __all__ = [
     "bayes_iso_error",
     "rrs_error",
     "rrs_depth_exponent",
+    "fs_one_layer_error",
+    "fs_gradient_flow_error",
+    "fs_rank_optimum",
+    "fs_time_exponent",
+    "fs_width_exponent",
+    "deep_iso_gradient_flow",
 ]
 
 
@@ -787,3 +799,210 @@ def rrs_depth_exponent(capacity):
     if nu <= 1:
         raise InputError(f"the capacity exponent must be > 1 (summable spectrum); got {nu}")
     return 1 - 1 / nu
+
+
+# --------------------------------------------------------------------------- one layer: time, width
+
+
+def _fs_setup(spectrum, alpha, noise):
+    lam = _arr(spectrum, "spectrum (token-covariance eigenvalues)", positive=True)
+    if lam.ndim != 1 or lam.size < 2:
+        raise InputError(
+            f"spectrum must be a 1-D array of D >= 2 eigenvalues; got shape {lam.shape}"
+        )
+    a = float(_arr(alpha, "alpha (context length / D)", positive=True))
+    s2 = float(_arr(noise, "noise (label-noise variance)", nonneg=True))
+    D = lam.size
+    P = max(1, round(a * D))
+    m = (1 + 1 / P) * lam**2 + (lam.sum() + s2 * D) * lam / P
+    return lam, D, P, s2, m
+
+
+def fs_one_layer_error(gamma, spectrum, alpha, noise) -> float:
+    r"""Exact finite-D test loss of one linear-attention layer with any Gamma, FS setting.
+
+    Tokens :math:`x \sim N(0, \Sigma)` with :math:`\Sigma = \operatorname{diag}(\lambda)`
+    (a covariance in its eigenbasis; ``spectrum`` = I is the ISO setting), P = round(alpha D)
+    context pairs, task :math:`w \sim N(0, I/D)`, labels :math:`y = w^\top x + \sigma\epsilon`.
+    The layer predicts :math:`\hat y = x_*^\top\Gamma X^\top y/P` (the reduced predictor at
+    depth L = 1), and [derived: :math:`E[\hat\Sigma^2] = (1+1/P)\Sigma^2 +
+    \operatorname{tr}\Sigma\,\Sigma/P` for the Wishart sample covariance]
+
+    .. math:: E(\Gamma) = \sigma^2 + \frac1D\Big[\operatorname{tr}\Sigma
+              - 2\operatorname{tr}(\Sigma\Gamma\Sigma) + \operatorname{tr}(\Gamma^\top
+              \Sigma\Gamma M)\Big],\quad M = (1+\tfrac1P)\Sigma^2
+              + \frac{\operatorname{tr}\Sigma + \sigma^2D}{P}\Sigma.
+
+    Exact at every finite D and P (checked against Monte Carlo over contexts).
+
+    Args:
+        gamma: (D, D) matrix.
+        spectrum: (D,) eigenvalues of Sigma (> 0).
+        alpha: context length / D.
+        noise: sigma^2 >= 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> round(fs_one_layer_error(np.zeros((4, 4)), np.ones(4), 2.0, 0.1), 4)  # no learning
+        1.1
+    """
+    lam, D, P, s2, m = _fs_setup(spectrum, alpha, noise)
+    g = _arr(gamma, "gamma")
+    if g.shape != (D, D):
+        raise InputError(f"gamma must be ({D}, {D}) for a spectrum of length {D}; got {g.shape}")
+    quad = np.sum(g * g * lam[:, None] * m[None, :])
+    return float(s2 + (lam.sum() - 2 * np.sum(np.diag(g) * lam**2) + quad) / D)
+
+
+def fs_gradient_flow_error(time, spectrum, alpha, noise):
+    r"""Loss of one layer trained by gradient flow from Gamma = 0, against training time.
+
+    With :math:`d\Gamma/dT = -D\,\nabla_\Gamma E` on the exact loss of
+    :func:`fs_one_layer_error` (T = learning rate x steps / D for SGD on the per-context
+    loss; the factor D makes T of order 1 at any D), Gamma stays diagonal in the eigenbasis
+    of Sigma and each mode relaxes on its own [derived]:
+
+    .. math:: E(T) = \sigma^2 + \frac1D\sum_k\Big[\lambda_k - \frac{\lambda_k^3}{m_k}
+              \big(1 - e^{-4\lambda_k m_k T}\big)\Big],\quad
+              m_k = (1+\tfrac1P)\lambda_k^2 + \frac{\sum_j\lambda_j + \sigma^2D}{P}\lambda_k.
+
+    ISO (Sigma = I): one rate, an exponential approach. A power-law spectrum gives a
+    power law in T over the modes that are neither learned nor frozen
+    (:func:`fs_time_exponent`). ``time`` broadcasts.
+
+    Examples:
+        >>> round(float(fs_gradient_flow_error(0.0, [1.0, 1.0], 4.0, 0.1)), 4)
+        1.1
+    """
+    lam, D, P, s2, m = _fs_setup(spectrum, alpha, noise)
+    t = _arr(time, "time", nonneg=True)
+    decay = np.exp(-4 * lam * m * t[..., None])
+    out = s2 + np.sum(lam - lam**3 / m * (1 - decay), axis=-1) / D
+    return out if out.ndim else float(out)
+
+
+def fs_rank_optimum(rank, spectrum, alpha, noise) -> float:
+    r"""Best loss of one layer whose Gamma has rank <= N (key/query width N), FS setting.
+
+    Writing :math:`\Gamma' = \Sigma^{1/2}\Gamma M^{1/2}` the loss of
+    :func:`fs_one_layer_error` is :math:`\|\Gamma'\|_F^2 - 2\langle\Gamma', K\rangle` + const
+    with :math:`K = \Sigma^{3/2}M^{-1/2}` diagonal, so by Eckart-Young the best rank-N
+    Gamma keeps the N largest :math:`s_k = \lambda_k^3/m_k` [derived]:
+
+    .. math:: E_N = \sigma^2 + \frac1D\Big[\sum_k\lambda_k - \sum_{k \le N}s_{(k)}\Big].
+
+    s_k increases with lambda_k, so these are the top-N directions of Sigma (in-context
+    principal-component regression). ISO: :math:`E_N = \sigma^2 + 1 - (N/D)/m`, linear in
+    N; a power-law spectrum gives :math:`E_N - E_D \propto N^{-(\nu-1)}` at long context
+    (:func:`fs_width_exponent`). Rank >= D gives the unconstrained optimum.
+
+    Examples:
+        >>> round(fs_rank_optimum(1, [1.0, 1.0], 1e9, 0.0), 4)  # keeps one of two modes
+        0.5
+    """
+    lam, D, P, s2, m = _fs_setup(spectrum, alpha, noise)
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+        raise InputError(f"rank must be an integer >= 1; got {rank!r}")
+    s = np.sort(lam**3 / m)[::-1]
+    return float(s2 + (lam.sum() - s[: int(rank)].sum()) / D)
+
+
+def _capacity(nu):
+    nu = float(_arr(nu, "capacity", positive=True))
+    if nu <= 1:
+        raise InputError(f"the capacity exponent must be > 1 (summable spectrum); got {nu}")
+    return nu
+
+
+def fs_time_exponent(capacity) -> float:
+    r"""b in :math:`E(T) - E_\infty \propto T^{-b}`, b = (nu - 1)/(3 nu), for lambda_k ~ k^-nu.
+
+    Derivation (long context, m_k -> lambda_k^2): mode k is learned once
+    :math:`4\lambda_k^3T \gtrsim 1`, i.e. for :math:`k \lesssim T^{1/(3\nu)}`, and the
+    unlearned tail :math:`\frac1D\sum_{k > k_c}k^{-\nu} \propto k_c^{1-\nu}`. Valid while
+    :math:`1 \ll T^{1/(3\nu)} \ll D`; at finite context the small modes' rate becomes
+    :math:`\propto\lambda_k^2` and their final value is not reached, which steepens the
+    curve and sets a floor. Not taken from the paper (its exponents were not read).
+    """
+    nu = _capacity(capacity)
+    return (nu - 1) / (3 * nu)
+
+
+def fs_width_exponent(capacity) -> float:
+    r"""c in :math:`E_N - E_D \propto N^{-c}`, c = nu - 1, for lambda_k ~ k^-nu (long context).
+
+    From :func:`fs_rank_optimum` with :math:`s_k \to \lambda_k`: the missing modes cost
+    :math:`\frac1D\sum_{N<k\le D}k^{-\nu} \approx (N^{1-\nu} - D^{1-\nu})/(\nu-1)/D`.
+    Valid for 1 << N << D; at finite context the modes with
+    :math:`\lambda_k \ll (\operatorname{tr}\Sigma + \sigma^2D)/P` have
+    :math:`s_k \propto \lambda_k^2` and the exponent tends to 2 nu - 1. Not taken from the
+    paper (its width exponents were not read; its width is the residual-stream width,
+    modelled here as the key/query rank).
+    """
+    return _capacity(capacity) - 1
+
+
+def deep_iso_gradient_flow(time, depth, alpha, noise, *, nodes: int = 2000, dt: float = 2e-3):
+    r"""(gamma(T), E(T)) of L-layer ISO deep linear attention trained by gradient flow.
+
+    With isotropic data the population loss of a D x D Gamma is rotation invariant, so
+    gradient flow :math:`d\Gamma/dT = -D\nabla_\Gamma E` from Gamma = 0 stays at
+    :math:`\Gamma = \gamma I` and, since :math:`\nabla_\Gamma E(\gamma I) = E'(\gamma)I/D`,
+
+    .. math:: \dot\gamma = -E'(\gamma),\quad E'(\gamma) = -2\int\lambda p q\,d\mu_\alpha
+              + \frac{2\sigma^2}{\alpha}\int(1-p)q\,d\mu_\alpha,\quad
+              q = (1-\gamma\lambda/L)^{L-1},\ p = (1-\gamma\lambda/L)q
+
+    with E of :func:`deep_iso_error` [derived]. Integrated by classical Runge-Kutta with
+    step ``dt``. T = learning rate x steps / D for SGD on the per-context loss. At the
+    start :math:`E'(0) = -2` for every L, so depth does not matter to first order; at
+    second order E is larger for deeper models (at alpha = 1, sigma^2 = 0.1: 0.866 for
+    L = 4 against 0.829 for L = 1 at T = 0.1), which therefore train more slowly at first
+    and overtake later (0.482 against 0.624 at T = 4), towards the depth gain of
+    :func:`deep_iso_optimal`.
+
+    Args:
+        time: increasing training times T >= 0 (array).
+        depth: L >= 1.
+        alpha: context length P / D.
+        noise: sigma^2 >= 0.
+
+    Returns:
+        (gamma, loss) arrays of the shape of ``time``.
+
+    Examples:
+        >>> g, e = deep_iso_gradient_flow([0.0, 1e-3], 1, 2.0, 0.1)
+        >>> round(float(e[0]), 4), round(float(g[1]), 4)  # E(0) = 1 + sigma^2; gamma' = 2
+        (1.1, 0.002)
+    """
+    L = int(depth)
+    if L < 1:
+        raise InputError(f"depth must be an integer >= 1; got {depth!r}")
+    t = _arr(time, "time", nonneg=True)
+    flat = t.ravel()
+    if (np.diff(flat) < 0).any():
+        raise InputError("time must be increasing")
+    s2 = float(_arr(noise, "noise", nonneg=True))
+    a = float(_arr(alpha, "alpha", positive=True))
+    lam, w = marchenko_pastur_quadrature(a, nodes)
+
+    def rate(g):
+        base = 1 - g * lam / L
+        q = base ** (L - 1)
+        p = base * q
+        return 2 * np.sum(w * lam * p * q) - 2 * s2 / a * np.sum(w * (1 - p) * q)
+
+    g, now, gam = 0.0, 0.0, []
+    for target in flat:
+        while now < target - 1e-15:
+            h = min(dt, target - now)
+            k1 = rate(g)
+            k2 = rate(g + h / 2 * k1)
+            k3 = rate(g + h / 2 * k2)
+            k4 = rate(g + h * k3)
+            g += h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            now += h
+        gam.append(g)
+    gam = np.array(gam).reshape(t.shape)
+    loss = np.asarray(deep_iso_error(gam, L, a, s2, nodes)).reshape(t.shape)
+    return gam, loss

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from lmech.experiment.dmft import _deriv, _ntk_from_params, regression_task, train_two_layer
+from lmech.experiment.dmft import (
+    _deep_ntk_from_params,
+    _deriv,
+    _ntk_from_params,
+    regression_task,
+    train_mean_field,
+    train_two_layer,
+)
 from lmech.experiment.ensemble import Ensemble
 from lmech.nn.models import MLPSpec
 from lmech.nn.param import Parameterization
@@ -157,3 +165,36 @@ def test_linear_online_minibatch_step_is_autograd_sgd():
             w -= lr * g * g * N * gw
     got = meas.pivot(index="step", columns="seed", values="test_loss").to_numpy()
     assert np.allclose(got, np.array(ref), rtol=1e-11, atol=0)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_deep_ntk_from_params_matches_autograd_kernel(depth):
+    # independent: sum_p lr_p J_p J_p^T from autograd with the DMFT clock's lr factors
+    # (input gamma^2 N / D, hidden gamma^2, output gamma^2 N), after a few training steps
+    X, y, _ = regression_task(6, 0, 4, 0)
+    Xt = torch.as_tensor(X)
+    N, g = 24, 0.7
+    spec = MLPSpec(4, N, depth=depth, activation="tanh", bias=False)
+    ens = Ensemble.from_spec(spec, Parameterization("mean-field", richness=g), [1],
+                             dtype="float64")  # fmt: skip
+    m = ens.member(0)
+    params = dict(m.named_parameters())
+    J = [torch.autograd.grad(m(Xt[i : i + 1]).sum(), list(params.values())) for i in range(6)]
+    K = torch.zeros(6, 6, dtype=torch.float64)
+    for k, name in enumerate(params):
+        fac = g * g * (N / 4 if name == "input.weight" else 1.0 if "hidden" in name else N)
+        Jm = torch.stack([j[k].reshape(-1) for j in J])
+        K += fac * Jm @ Jm.T
+    mine = _deep_ntk_from_params(ens.params, Xt, "tanh", _deriv("tanh"), depth)[0]
+    assert torch.allclose(mine, K, rtol=1e-10, atol=1e-12)
+
+
+def test_train_mean_field_depth_one_is_train_two_layer():
+    X, y, yt = regression_task(8, 4, 4, 0)
+    kw = dict(widths=[16], seeds=2, gamma0=1.0, lr=0.2, steps=4, log_every=2)
+    a, _ = train_two_layer(X, y, yt, **kw)
+    b, _ = train_mean_field(X, y, yt, depth=1, **kw)
+    c, _ = train_mean_field(X, y, yt, depth=2, activation="tanh", **kw)
+    assert a.equals(b)
+    assert len(c) == len(a) and np.isfinite(c.to_numpy(float)).all()
+    assert np.allclose(c[c.step == 0].train_loss, (y**2).mean())  # centred

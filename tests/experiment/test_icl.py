@@ -185,3 +185,125 @@ def test_pool_optimal_gamma_matches_ridge_fit_on_many_contexts():
     assert np.linalg.norm(fit[:, :d] - best[:, :d]) / np.linalg.norm(best) < 0.04
     e_best = gamma_error_gaussian(best, alpha, rho, cov)
     assert gamma_error_gaussian(fit, alpha, rho, cov) == pytest.approx(e_best, rel=0.01)
+
+
+def _moments(h, xq, yq, w):
+    """Per-context values of the statistics whose exact conditional means are known."""
+    d = w.numel()
+    hx, hy = h[:, :d], h[:, d]
+    return {
+        "hx": hx,
+        "hxhx": hx[:, :, None] * hx[:, None, :],
+        "hy": hy,
+        "hy2": hy * hy,
+        "hyhx": hy[:, None] * hx,
+        "yq2": yq * yq,
+        "yqxq": yq[:, None] * xq,
+    }
+
+
+@pytest.mark.parametrize("sampler", ["fast", "direct"])
+def test_context_statistics_have_the_exact_conditional_moments(sampler):
+    # closed forms for one task w (|w|^2 = d), ell tokens x ~ N(0, I/d), s = |w|^2/d + rho:
+    # E h_x = w, E h_x h_x^T = (1 + 1/ell) w w^T + s/alpha I, E h_y = s,
+    # E h_y^2 = s^2 (1 + 2/ell), E h_y h_x = (1 + 2/ell) s w (Stein: E[x y^3] = 3 s w/d),
+    # E y_q^2 = s, E y_q x_q = w/d; every entry within 5 of its own Monte-Carlo SE
+    from lmech.experiment.icl import sample_context_statistics
+
+    d, ell, rho, n = 5, 7, 0.3, 200_000
+    w = sample_tasks(1, d, torch_generator(0, "w"))[0]
+    tasks = w.expand(n, d)
+    f = sample_context_statistics if sampler == "fast" else sample_contexts
+    h, xq, yq = f(tasks, ell, rho, torch_generator(1, sampler))
+    got = _moments(h, xq, yq, w)
+    s, a = 1 + rho, ell / d
+    exact = {
+        "hx": w,
+        "hxhx": (1 + 1 / ell) * torch.outer(w, w) + s / a * torch.eye(d, dtype=torch.float64),
+        "hy": torch.tensor(s),
+        "hy2": torch.tensor(s * s * (1 + 2 / ell)),
+        "hyhx": (1 + 2 / ell) * s * w,
+        "yq2": torch.tensor(s),
+        "yqxq": w / d,
+    }
+    for key, val in exact.items():
+        se = got[key].std(0) / math.sqrt(n)
+        z = ((got[key].mean(0) - val).abs() / se).max()
+        assert float(z) < 5, (key, float(z))
+
+
+def test_fast_and_direct_context_samplers_agree_beyond_second_moments():
+    # a 2-sample comparison of third/fourth-order statistics (not covered by the closed
+    # forms above): E[h_y^3], E[|h_x|^4], E[(x_q . h_x) y_q] within 5 combined SE
+    from lmech.experiment.icl import sample_context_statistics
+
+    d, ell, rho, n = 4, 6, 0.2, 200_000
+    tasks = sample_tasks(n, d, torch_generator(2, "tasks"))
+    outs = [
+        f(tasks, ell, rho, torch_generator(3, i))
+        for i, f in enumerate((sample_context_statistics, sample_contexts))
+    ]
+    for stat in (
+        lambda h, x, y: h[:, d] ** 3,
+        lambda h, x, y: (h[:, :d] ** 2).sum(1) ** 2,
+        lambda h, x, y: (x * h[:, :d]).sum(1) * y,
+    ):
+        a, b = (stat(*o) for o in outs)
+        se = math.sqrt(float(a.var() / n + b.var() / n))
+        assert abs(float(a.mean() - b.mean())) < 5 * se
+
+
+@pytest.mark.parametrize("n", [30, 160])  # dual (n < D = 42) and primal
+def test_ridge_gamma_routes_equal_numpy_ridge_solve(n):
+    from lmech.experiment.icl import ridge_gamma
+
+    d, lam, B = 6, 0.03, 3
+    gen = torch_generator(4, n)
+    xq = torch.randn(B, n, d, generator=gen, dtype=torch.float64) / math.sqrt(d)
+    h = torch.randn(B, n, d + 1, generator=gen, dtype=torch.float64) + 0.5
+    yq = torch.randn(B, n, generator=gen, dtype=torch.float64)
+    methods = ("dual", "primal", "cg") if n > d * (d + 1) else ("dual", "primal")
+    for b in range(B):
+        F = (xq[b, :, :, None] * h[b, :, None, :]).reshape(n, -1).numpy()
+        ref = np.linalg.solve(F.T @ F + (n / d) * lam * np.eye(F.shape[1]), F.T @ yq[b].numpy())
+        for m in methods:
+            got = ridge_gamma(xq, h, yq, lam, method=m)[b].numpy().ravel()
+            np.testing.assert_allclose(got, ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
+        single = ridge_gamma(xq[b], h[b], yq[b], lam).numpy().ravel()
+        np.testing.assert_allclose(single, ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
+
+
+def test_pretrained_gammas_draws_do_not_depend_on_their_batch():
+    from lmech.experiment.icl import pretrained_gammas
+
+    g4, p4 = pretrained_gammas(6, 2.0, 2.0, 2.0, 0.1, 1e-6, 0, range(4), "k")
+    g1, p1 = pretrained_gammas(6, 2.0, 2.0, 2.0, 0.1, 1e-6, 0, [2], "k")
+    np.testing.assert_allclose(g4[2], g1[0], rtol=1e-9, atol=1e-12)
+    assert np.array_equal(p4[2], p1[0])
+    assert not np.allclose(g4[1], g4[2])
+
+
+def test_pretrained_errors_match_the_direct_token_pipeline():
+    # independent path: fit_gamma on directly sampled tokens (pretrained_gamma) and the
+    # exact error of each Gamma; the two pipelines' mean ICL and IDG errors over 150
+    # independent draws agree within 4 combined standard errors
+    from lmech.experiment.icl import pretrained_errors, pretrained_gamma
+    from lmech.theory.icl import gamma_error
+
+    d, a, k, t, r, m = 8, 2.0, 2.0, 2.0, 0.1, 150
+    icl, idg = pretrained_errors(d, a, k, t, r, 1e-6, 0, m, "new")
+    old_icl, old_idg = [], []
+    for s in range(m):
+        g, pool = pretrained_gamma(d, a, k, t, r, 1e-6, 0, "old", s)
+        P = pool.numpy()
+        old_icl.append(gamma_error(g, a, r))
+        old_idg.append(
+            gamma_error(g, a, r, task_mean=P.mean(0), task_second_moment=P.T @ P / len(P))
+        )
+    for new, old in ((icl, old_icl), (idg, old_idg)):
+        old = np.asarray(old)
+        se = math.sqrt(new.var(ddof=1) / m + old.var(ddof=1) / m)
+        assert abs(new.mean() - old.mean()) < 4 * se
+    # kappa = inf: the IDG error is the ICL error
+    icl, idg = pretrained_errors(d, a, math.inf, 0.5, r, 1e-6, 0, 3)
+    assert np.array_equal(icl, idg)

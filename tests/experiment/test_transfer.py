@@ -94,3 +94,11 @@ def test_adam_lr_sweep_equals_torch_adam_over_mup_groups():
             with torch.no_grad():
                 ref = loss_fn(m(batches[0][0]), batches[0][1]).item()
             assert got[i, j] == pytest.approx(ref, rel=1e-10), (s, lr)
+    # in chunks of 1 and 3 of the 4 members (member i * 2 + j): the same torch.optim losses
+    for k in (1, 3):
+        part = adam_lr_sweep(
+            [make(s) for s in seeds], lrs, iter(batches), batches[0], loss_fn=loss_fn,
+            lr_factors={n: r.lr_adam for n, r in rows.items()},
+            eps_factors={n: r.eps_adam for n, r in rows.items()}, max_members=k,
+        )  # fmt: skip
+        np.testing.assert_allclose(part, got, rtol=1e-12, atol=0)

@@ -168,3 +168,74 @@ def test_onset_spec_and_engine_refuse_bad_settings():
     X, y = sphere_polynomial_task(10, 5, 4, 0)
     with pytest.raises(InputError, match="memory"):
         lazy_network_curves([(X, y)], n_train=10, sizes=[5], widths=[10**12], seeds=1)
+
+
+def _deep(Kx, y, **kw):
+    from lmech.theory.dmft import dmft_deep
+
+    base = dict(t_grid=[0.0, 0.5, 1.0], n_samples=64, n_jacobian=8, progress_label=None)
+    base.update(kw)
+    return dmft_deep(Kx, y, **base)
+
+
+def test_deep_refuses_bad_richness_gram_and_grid():
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="gamma_0"):
+        _deep(Kx, y, gamma0=-0.5)
+    bad = Kx - 2.0 * np.eye(10) * np.linalg.eigvalsh(Kx)[-1]
+    with pytest.raises(InputError, match="positive semi-definite"):
+        _deep(bad, y)
+    for t in ([0.0, 1.0, 0.5], [0.0, 1.0, 1.0], [0.5, 1.0]):
+        with pytest.raises(InputError, match="time grid"):
+            _deep(Kx, y, t_grid=t)
+    with pytest.raises(InputError, match="equally spaced"):
+        _deep(Kx, y, t_grid=[0.0, 0.5, 2.0])
+
+
+def test_deep_too_few_samples_for_the_requested_tolerance():
+    Kx, y = _ok()
+    # before the run: 64 samples cannot resolve a kernel to 1e-3; the message names the count
+    with pytest.raises(InputError, match="at least .* samples"):
+        _deep(Kx, y, mc_tol=1e-3)
+    # after the run: the rich kernel's error with 256 samples is above 2e-3
+    with pytest.raises(ConvergenceError, match="at least .* samples"):
+        _deep(Kx, y, gamma0=2.0, n_samples=4096, n_jacobian=8, mc_tol=2e-2,
+              t_grid=np.arange(6) * 1.0)  # fmt: skip
+
+
+def test_deep_options_and_activation():
+    Kx, y = _ok()
+    with pytest.raises(InputError, match="twice-differentiable"):
+        _deep(Kx, y, activation="relu")
+    with pytest.raises(InputError, match="depth"):
+        _deep(Kx, y, depth=0)
+    with pytest.raises(InputError, match="n_samples"):
+        _deep(Kx, y, n_samples=4)
+    with pytest.raises(InputError, match="damping"):
+        _deep(Kx, y, damping=0.0)
+    with pytest.raises(InputError, match="y_test"):
+        _deep(Kx, y, y_test=np.ones(5))
+    with pytest.raises(InputError, match="memory"):
+        _deep(Kx, y, n_samples=10**12)
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        _deep(Kx, y, gamma0=1.0, max_iter=1, tol=1e-12)
+    with pytest.raises(ConvergenceError, match="diverged"):
+        _deep(100 * Kx, 100 * y, gamma0=1.0, t_grid=np.arange(8) * 50.0, max_iter=2)
+
+
+def test_predict_and_deep_law_spec_refuse_bad_values():
+    from lmech.laws.dmft.deep_rich import Spec
+    from lmech.theory.dmft import dmft_predict
+
+    g = np.random.default_rng(0)
+    X = g.standard_normal((6, 3))
+    with pytest.raises(InputError, match="twice-differentiable"):
+        dmft_predict(X, X[:, 0], depth=2, activation="relu", steps=2, progress_label=None)
+    with pytest.raises(InputError, match="depth"):
+        dmft_predict(X, X[:, 0], depth=0, progress_label=None)
+    with pytest.raises(ConfigError):
+        Spec(log_every=2)
+    with pytest.raises(ConfigError):
+        Spec(n_samples=256, n_jacobian=512)
+    with pytest.raises(ConfigError):
+        Spec(activation="relu")

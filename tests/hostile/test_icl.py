@@ -116,3 +116,81 @@ def test_tradeoff_spec_and_fs_inputs_are_refused_clearly():
         icl.deep_fs_error(1.0, 2, 2.0, 0.1, [1.0, 0.0, 2.0])
     with pytest.raises(InputError, match="depth"):
         icl.deep_fs_error(1.0, 0, 2.0, 0.1, [1.0, 2.0])
+
+
+def test_time_width_theory_and_trainers_refuse_bad_input(monkeypatch):
+    from lmech.errors import ConfigError
+    from lmech.laws.icl import _fs
+    from lmech.laws.icl.time_width import Spec as TimeWidthSpec
+
+    lam = np.array([2.0, 1.0, 0.5])
+    with pytest.raises(InputError, match="spectrum"):
+        icl.fs_one_layer_error(np.eye(3), [1.0, 0.0, 2.0], 2.0, 0.1)
+    with pytest.raises(InputError, match="spectrum"):
+        icl.fs_rank_optimum(1, [1.0], 2.0, 0.1)
+    with pytest.raises(InputError, match=r"\(3, 3\)"):
+        icl.fs_one_layer_error(np.eye(4), lam, 2.0, 0.1)
+    with pytest.raises(InputError, match="alpha"):
+        icl.fs_gradient_flow_error(1.0, lam, 0.0, 0.1)
+    with pytest.raises(InputError, match="noise"):
+        icl.fs_gradient_flow_error(1.0, lam, 2.0, -0.1)
+    with pytest.raises(InputError, match="time"):
+        icl.fs_gradient_flow_error(-1.0, lam, 2.0, 0.1)
+    with pytest.raises(InputError, match="rank"):
+        icl.fs_rank_optimum(0, lam, 2.0, 0.1)
+    with pytest.raises(InputError, match="capacity"):
+        icl.fs_time_exponent(1.0)
+    with pytest.raises(InputError, match="capacity"):
+        icl.fs_width_exponent(0.5)
+    with pytest.raises(ConfigError, match="ranks must stay below"):
+        TimeWidthSpec(dim=8, ranks=(2, 8))
+    gen = torch_generator(0, "hostile-fs")
+    with pytest.raises(InputError, match="rate_fraction"):
+        _fs.sgd_learning_curve(
+            lam, 2.0, 0.1, batch=4, steps=2, rate_fraction=0.9, checkpoints=(1,), gen=gen
+        )
+    with pytest.raises(InputError, match="rank"):
+        _fs.train_low_rank(lam, 2.0, 0.1, 0, batch=4, steps=2, lr=0.1, init_scale=0.01, gen=gen)
+    monkeypatch.setenv("LMECH_MEMORY_LIMIT_GB", "0.001")
+    with pytest.raises(InputError, match="memory"):
+        _fs.train_low_rank(
+            lam, 1000.0, 0.1, 1, batch=100_000, steps=1, lr=0.1, init_scale=0.01, gen=gen
+        )
+
+
+def test_finite_tau_tradeoff_spec_refuses_bad_grids():
+    from lmech.errors import ConfigError
+    from lmech.laws.icl.tradeoff import FiniteTauSpec
+
+    with pytest.raises(ConfigError, match="one entry per d"):
+        FiniteTauSpec(dims=(16, 24), draws=(4, 4, 4))
+    with pytest.raises(ConfigError):
+        FiniteTauSpec(tau=1.0)  # on the interpolation peak
+    with pytest.raises(ConfigError):
+        FiniteTauSpec(kappas=(2.0, 4.0, 16.0))
+
+
+def test_deep_training_inputs_are_refused_clearly():
+    from lmech.laws.icl import _fs
+
+    with pytest.raises(InputError, match="depth"):
+        icl.deep_iso_gradient_flow([1.0], 0, 1.0, 0.1)
+    with pytest.raises(InputError, match="increasing"):
+        icl.deep_iso_gradient_flow([2.0, 1.0], 2, 1.0, 0.1)
+    with pytest.raises(InputError, match="time"):
+        icl.deep_iso_gradient_flow([-1.0], 2, 1.0, 0.1)
+    gen = torch_generator(0, "hostile-deep")
+    with pytest.raises(InputError, match="depth"):
+        _fs.train_deep_iso(
+            8,
+            1.0,
+            0.1,
+            0,
+            batch=4,
+            steps=1,
+            lr=0.01,
+            checkpoints=(1,),
+            test_contexts=4,
+            gen=gen,
+            test_gen=gen,
+        )

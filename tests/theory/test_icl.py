@@ -224,3 +224,121 @@ def test_deep_fs_whitened_error_matches_explicit_gd_monte_carlo():
     assert abs(mc - theory) < 3 * se + 0.04 * theory
     # the signal power matters: the ISO error (power 1) is off by more than that
     assert abs(icl.deep_iso_error(gamma, L, alpha, s2) - theory) > 3 * se + 0.04 * theory
+
+
+def test_fs_one_layer_error_matches_token_monte_carlo():
+    # independent: contexts drawn token by token, loss exact over the query
+    D, alpha, s2, m = 6, 2.0, 0.2, 40_000
+    lam = np.linspace(0.3, 2.5, D)
+    P = round(alpha * D)
+    gam = 0.2 * rng(5, "fsg").standard_normal((D, D)) + 0.5 * np.diag(1 / lam)
+    g = torch_generator(0, "fs-mc")
+    X = torch.randn(m, P, D, generator=g, dtype=torch.float64) * torch.tensor(lam).sqrt()
+    w = torch.randn(m, D, generator=g, dtype=torch.float64) / math.sqrt(D)
+    y = torch.einsum("mpd,md->mp", X, w) + math.sqrt(s2) * torch.randn(
+        m, P, generator=g, dtype=torch.float64
+    )
+    r = w - torch.einsum("ij,mpj,mp->mi", torch.tensor(gam), X, y) / P
+    loss = (r * r * torch.tensor(lam)).sum(1) + s2
+    mc, se = float(loss.mean()), float(loss.std() / math.sqrt(m))
+    assert abs(icl.fs_one_layer_error(gam, lam, alpha, s2) - mc) < 4 * se
+    # ISO at large P is the one-layer deep_iso_error (independent MP integral)
+    big = icl.fs_one_layer_error(0.7 * np.eye(400), np.ones(400), 2.0, 0.1)
+    assert big == pytest.approx(icl.deep_iso_error(0.7, 1, 2.0, 0.1), rel=2e-3)
+
+
+def test_fs_gradient_flow_matches_integrated_flow_of_the_loss():
+    # independent: Euler-integrate dGamma/dT = -D grad E with the gradient of
+    # fs_one_layer_error by central differences (exact for a quadratic), off-diagonals kept
+    D, alpha, s2 = 3, 2.0, 0.1
+    lam = np.array([2.0, 0.7, 0.3])
+    gam = np.zeros((D, D))
+    dt, T_end, h = 2e-4, 0.3, 1e-4
+    out = {}
+    for n in range(1, round(T_end / dt) + 1):
+        grad = np.zeros((D, D))
+        for i in range(D):
+            for j in range(D):
+                e = np.zeros((D, D))
+                e[i, j] = h
+                grad[i, j] = (
+                    icl.fs_one_layer_error(gam + e, lam, alpha, s2)
+                    - icl.fs_one_layer_error(gam - e, lam, alpha, s2)
+                ) / (2 * h)
+        gam = gam - dt * D * grad
+        if n in (250, 750, 1500):
+            out[n * dt] = icl.fs_one_layer_error(gam, lam, alpha, s2)
+    T = np.array(sorted(out))
+    np.testing.assert_allclose(
+        icl.fs_gradient_flow_error(T, lam, alpha, s2), [out[t] for t in T], rtol=2e-3
+    )
+    # the long-time limit is the unconstrained optimum
+    assert icl.fs_gradient_flow_error(1e6, lam, alpha, s2) == pytest.approx(
+        icl.fs_rank_optimum(D, lam, alpha, s2), rel=1e-10
+    )
+
+
+def test_fs_rank_optimum_matches_brute_force_low_rank_fit():
+    # independent: minimize the exact loss over Gamma = A B^T numerically (BFGS, restarts)
+    from scipy.optimize import minimize
+
+    D, alpha, s2 = 5, 3.0, 0.1
+    lam = np.array([3.0, 1.2, 0.5, 0.2, 0.1])
+    for N in (1, 3):
+
+        def f(v, N=N):
+            A, B = v[: D * N].reshape(D, N), v[D * N :].reshape(D, N)
+            return icl.fs_one_layer_error(A @ B.T, lam, alpha, s2)
+
+        best = min(
+            minimize(f, rng(6, "rank", N, s).standard_normal(2 * D * N), method="BFGS").fun
+            for s in range(2)
+        )
+        assert icl.fs_rank_optimum(N, lam, alpha, s2) == pytest.approx(best, rel=1e-6)
+    # ISO closed form: sigma^2 + 1 - (N/D)/m, linear in N
+    P = round(alpha * 10)
+    mm = 1 + 1 / P + (10 + s2 * 10) / P
+    assert icl.fs_rank_optimum(4, np.ones(10), alpha, s2) == pytest.approx(
+        s2 + 1 - 0.4 / mm, rel=1e-12
+    )
+
+
+def test_fs_time_and_width_exponents_on_a_long_spectrum():
+    nu = 2.0
+    lam = np.arange(1, 200_001, dtype=float) ** -nu
+    floor = icl.fs_rank_optimum(len(lam), lam, 1e12, 0.0)
+    N = np.array([16, 32, 64, 128])
+    ew = [icl.fs_rank_optimum(int(n), lam, 1e12, 0.0) - floor for n in N]
+    assert -np.polyfit(np.log(N), np.log(ew), 1)[0] == pytest.approx(
+        icl.fs_width_exponent(nu), abs=0.02
+    )
+    T = np.logspace(4, 8, 5)
+    et = icl.fs_gradient_flow_error(T, lam, 1e12, 0.0) - floor
+    assert -np.polyfit(np.log(T), np.log(et), 1)[0] == pytest.approx(
+        icl.fs_time_exponent(nu), abs=0.02
+    )
+
+
+def test_deep_iso_gradient_flow_matches_closed_form_and_scipy_ode():
+    from scipy.integrate import solve_ivp
+
+    # L = 1: E(gamma) = 1 + s2 - 2 gamma + c gamma^2, c = 1 + (1 + s2)/alpha, so
+    # gamma(T) = (1 - exp(-2 c T)) / c (independent closed form)
+    alpha, s2 = 2.0, 0.1
+    T = np.array([0.05, 0.3, 1.0, 3.0])
+    c = 1 + (1 + s2) / alpha
+    g, e = icl.deep_iso_gradient_flow(T, 1, alpha, s2)
+    np.testing.assert_allclose(g, (1 - np.exp(-2 * c * T)) / c, rtol=1e-6)
+    np.testing.assert_allclose(e, 1 + s2 - 2 * g + c * g * g, rtol=1e-6)
+    # L = 4: scipy's ODE solver on the finite-difference derivative of deep_iso_error
+
+    def rhs(_, y):
+        h = 1e-6
+        return [
+            -(icl.deep_iso_error(y[0] + h, 4, 1.0, s2) - icl.deep_iso_error(y[0] - h, 4, 1.0, s2))
+            / (2 * h)
+        ]
+
+    sol = solve_ivp(rhs, (0, 2.0), [0.0], t_eval=[0.5, 2.0], rtol=1e-9, atol=1e-12)
+    g4, _ = icl.deep_iso_gradient_flow([0.5, 2.0], 4, 1.0, s2)
+    np.testing.assert_allclose(g4, sol.y[0], rtol=1e-5)

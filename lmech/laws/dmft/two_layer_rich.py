@@ -62,7 +62,14 @@ from matplotlib.figure import Figure
 from lmech import progress
 from lmech.experiment.dmft import train_two_layer
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
-from lmech.laws.dmft._common import TaskSpec, log_steps, network_bytes, task
+from lmech.laws.dmft._common import (
+    TaskSpec,
+    exponent_interval,
+    log_steps,
+    network_bytes,
+    rms_deviation,
+    task,
+)
 from lmech.laws.spec import param
 from lmech.theory.dmft import dmft_two_layer
 
@@ -123,43 +130,6 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
             parts.append(hist)
             advance(1)
     return pd.concat(parts, ignore_index=True)[list(EXPERIMENT_COLUMNS)]
-
-
-def rms_deviation(pred: pd.DataFrame, meas: pd.DataFrame) -> pd.Series:
-    """Per-seed RMS relative deviation of train and test losses from DMFT, per width."""
-    p = pred.set_index("step")
-    out = {}
-    for w, g in meas[meas["step"] > 0].groupby("width"):
-        r = [
-            g[c].to_numpy() / p.loc[g["step"], c].to_numpy() - 1.0
-            for c in ("train_loss", "test_loss")
-        ]
-        out[int(w)] = float(np.sqrt(np.mean(np.concatenate(r) ** 2)))
-    return pd.Series(out).sort_index()
-
-
-def exponent_interval(
-    pred: pd.DataFrame, meas: pd.DataFrame, n_boot: int = 400
-) -> tuple[float, float]:
-    """95% bootstrap interval of the width exponent (seeds resampled within each width)."""
-    p = pred.set_index("step")
-    widths, per_seed = [], []
-    for w, g in meas[meas["step"] > 0].groupby("width"):
-        d = sum(
-            (g[c].to_numpy() / p.loc[g["step"], c].to_numpy() - 1.0) ** 2
-            for c in ("train_loss", "test_loss")
-        )
-        per_seed.append(pd.Series(d).groupby(g["seed"].to_numpy()).mean().to_numpy())
-        widths.append(float(w))
-    gen = np.random.default_rng(0)  # resampling only; not a measurement draw
-    x = np.log(widths)
-    slopes = []
-    for _ in range(n_boot):
-        m = [v[gen.integers(0, len(v), len(v))].mean() for v in per_seed]
-        if min(m) > 0:
-            slopes.append(np.polyfit(x, 0.5 * np.log(m), 1)[0])
-    lo, hi = np.percentile(slopes, [2.5, 97.5]) if slopes else (np.nan, np.nan)
-    return float(lo), float(hi)
 
 
 def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:

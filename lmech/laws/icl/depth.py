@@ -47,8 +47,9 @@ Known limits:
     covariance Sigma): with Gamma = gamma Sigma^-1 the error is the ISO error with signal
     power tr Sigma / D (:func:`lmech.theory.icl.deep_fs_error`, derived and checked by
     Monte Carlo in the tests), so the ISO depth statements carry over; whether whitening
-    is the optimal Gamma at finite alpha is not derived. Width and training-time scaling
-    are not covered (no formula was derived or retrieved). That
+    is the optimal Gamma at finite alpha is not derived. Width (key/query rank) and
+    training time are derived for one layer in FS and checked in ``icl-time-width-scaling``;
+    ISO training at depth L in ``icl-deep-attention-training``. That
     gamma I is optimal in RRS (rotation symmetry) is derived, not measured. The reduced
     predictor is taken from a third-party description of the paper's Eq. 4.
 

@@ -169,7 +169,7 @@ LAW = Law(
             "<=",
             0.08,
             why="2 standard errors of the 1/d-extrapolated intercept (1-3%, draw-to-draw "
-            "spread) plus up to 1% fit curvature, as for the asymptotics law",
+            "spread) plus up to 1% fit curvature (measured at d <= 32)",
         ),
         Check(
             "abs_log_peak_tau",

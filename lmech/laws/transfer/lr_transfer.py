@@ -15,6 +15,13 @@ Statistics (octaves = log2 units; s_0 the smallest size):
 - ``<arm>_lr_shift_octaves``: the range over sizes of log2 eta*(s);
 - ``<control>_minus_<transfer>_shift_octaves``: the control arm's shift minus the
   transfer arm's.
+
+Memory: the members of one size train in chunks whose declared peak
+(:meth:`_SweepSpec.member_bytes`, measured to err high by 1.3-1.8x) fits
+``memory_budget_gib`` (0, the default: half of lmech's memory limit), one chunk after the
+other; the tables agree with one ensemble per size to float32 round-off (a few ulps:
+the batched products of a smaller chunk may take another kernel). The quick presets fit
+in one chunk.
 """
 
 from __future__ import annotations
@@ -27,15 +34,20 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lmech import progress
+from lmech._memory import check_allocation
 from lmech.errors import ConfigError
 from lmech.experiment.ensemble import Ensemble, train
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import param
 from lmech.laws.transfer._common import (
+    BUDGET,
+    HEAP_SLACK,
     TaskSpec,
     capped,
+    chunks,
     init_seeds,
     learning_rates,
+    members_per_chunk,
     optimal_log2_lr,
     task_data,
 )
@@ -59,6 +71,7 @@ class _SweepSpec(TaskSpec):
     batch_size: int = param(32, ge=1)
     seeds: int = param(1, ge=1, doc="initializations per learning rate")
     loss_cap: float = param(10.0, gt=0, doc="the loss a diverged run counts as")
+    memory_budget_gib: float = param(0.0, **BUDGET)
 
     def validate(self) -> None:
         if not self.log2_lr_min < self.log2_lr_max:
@@ -70,17 +83,48 @@ class _SweepSpec(TaskSpec):
             raise ConfigError(
                 f"batch_size {self.batch_size} > num_train {self.num_train}; lower batch_size"
             )
+        self.chunk_size()  # an explicit budget must hold one member of the largest network
+
+    def member_bytes(self, size: int | None = None) -> tuple[int, int]:
+        """(fixed, per member) bytes of one size's sweep (default the largest), erring high.
+
+        Per member (float32): parameters, their initial copy, gradients, the optimizer's
+        two state tensors, the template and temporaries (8 P), the activations of a
+        minibatch (kept for the backward pass, with their gradients: 4 B w (depth + 1))
+        and those alive in the no-grad forward pass over the whole training set that
+        logs the loss (6 N w). Fixed: the task's data, 64 MiB for the interpreter and
+        torch's temporaries and the allocator's slack
+        (:data:`lmech.laws.transfer._common.HEAP_SLACK`)."""
+        size = max(self.sizes()) if size is None else size
+        w, depth = self.shape(size)
+        acts = 4 * self.batch_size * w * (depth + 1) + 6 * self.num_train * w
+        per = 4 * (8 * self.param_count(size) + acts)
+        return 2**26 + HEAP_SLACK + self.task_bytes(self.num_train), per
+
+    def param_count(self, size: int) -> int:
+        """Parameters of the network of one size (either arm: the same shapes)."""
+        arch, _ = self.model(self.arms()[0][0], size, *self.io_dims())
+        n, m, (d_in, k) = arch.width, arch.num_hidden_matrices, self.io_dims()
+        hidden_bias = arch.bias and not arch.residual
+        return d_in * n + m * n * (n + hidden_bias) + n * k + arch.bias * (n + k)
+
+    def members(self) -> int:
+        """Networks trained per (arm, size): seeds x learning rates."""
+        return self.seeds * len(self.lrs())
+
+    def chunk_size(self, size: int | None = None) -> int:
+        """Members of one size (default the largest) trained at once
+        (:func:`lmech.laws.transfer._common.members_per_chunk`)."""
+        fixed, per = self.member_bytes(size)
+        return members_per_chunk(fixed, per, self.members(), self.memory_budget_gib)
 
     def memory_bytes(self) -> int:
-        # the largest ensemble (seeds x learning rates members, float32: parameters,
-        # gradients, optimizer states and temporaries, 8 P each), its activations on a
-        # batch and on the whole training set (the logged loss), the task's data and 64 MiB
-        # for the interpreter and torch's temporaries
-        members = self.seeds * len(self.lrs())
-        w, depth = self.widest()
-        acts = 4 * (self.batch_size + self.num_train) * w * (depth + 1)
-        per = 8 * self.mlp_params(w, depth) + acts
-        return 2**26 + self.task_bytes(self.num_train) + 4 * members * per
+        # the largest of the sizes' chunks (the chunks run one after the other)
+        return max(
+            fixed + self.chunk_size(s) * per
+            for s in self.sizes()
+            for fixed, per in [self.member_bytes(s)]
+        )
 
     def lrs(self) -> np.ndarray:
         return learning_rates(self.log2_lr_min, self.log2_lr_max, self.lrs_per_octave)
@@ -102,6 +146,10 @@ class WidthSpec(_SweepSpec):
     def widest(self) -> tuple[int, int]:
         """(width, depth) of the largest network."""
         return max(self.widths), self.depth
+
+    def shape(self, size: int) -> tuple[int, int]:
+        """(width, depth) of the network of one size."""
+        return size, self.depth
 
     def arms(self) -> list[tuple[str, str, float, str]]:
         """(arm, role, predicted exponent of eta* in the width, label)."""
@@ -130,6 +178,10 @@ class DepthSpec(_SweepSpec):
         """(width, depth) of the largest network."""
         return self.width, max(self.depths)
 
+    def shape(self, size: int) -> tuple[int, int]:
+        """(width, depth) of the network of one size."""
+        return self.width, size
+
     def arms(self) -> list[tuple[str, str, float, str]]:
         scaled = f"1/L^{self.depth_alpha:g} branches, muP + SGD"
         return [
@@ -151,6 +203,12 @@ def theory(spec: WidthSpec | DepthSpec) -> pd.DataFrame:
 
 
 def experiment(spec: WidthSpec | DepthSpec, seed: int, device: str) -> pd.DataFrame:
+    # chunk sizes fixed once (an automatic budget follows the memory available now)
+    per_chunk = {s: spec.chunk_size(s) for s in spec.sizes()}
+    check_allocation(
+        spec.memory_bytes(), f"{spec.axis} sweep chunks of {min(per_chunk.values())} members",
+        "lower memory_budget_gib or the largest network", device=_cuda(device),
+    )  # fmt: skip
     X, y, loss, k = task_data(spec.task, spec.num_train, spec.input_dim, spec.data_seed)
     inits = init_seeds(seed, spec.seeds)
     members = [(i, lr) for i in range(spec.seeds) for lr in spec.lrs()]
@@ -159,17 +217,27 @@ def experiment(spec: WidthSpec | DepthSpec, seed: int, device: str) -> pd.DataFr
         for arm in arms:
             for size in spec.sizes():
                 arch, p = spec.model(arm, size, X.shape[1], k)
-                ens = Ensemble.from_spec(arch, p, [inits[i] for i, _ in members], device=device)
-                run = train(
-                    ens, X, y, lr=[lr for _, lr in members], steps=spec.steps,
-                    optimizer=p.optimizer, loss=loss, batch_size=spec.batch_size,
-                    seed=derive_seed(seed, "batches"), log_steps=[spec.steps],
-                )  # fmt: skip
-                final = capped(run.scalar("loss").loc[spec.steps].to_numpy(), spec.loss_cap)
-                for (i, lr), v in zip(members, final, strict=True):
-                    rows.append((arm, size, i, float(lr), float(v)))
+                # members of one size in chunks that fit the budget; each member starts
+                # from its own seed and every chunk sees the same minibatches (one draw
+                # per step of the stream (seed, "batches"), whatever the number of members)
+                for part in chunks(len(members), per_chunk[size]):
+                    group = [members[e] for e in part]
+                    ens = Ensemble.from_spec(arch, p, [inits[i] for i, _ in group], device=device)
+                    run = train(
+                        ens, X, y, lr=[lr for _, lr in group], steps=spec.steps,
+                        optimizer=p.optimizer, loss=loss, batch_size=spec.batch_size,
+                        seed=derive_seed(seed, "batches"), log_steps=[spec.steps],
+                    )  # fmt: skip
+                    final = capped(run.scalar("loss").loc[spec.steps].to_numpy(), spec.loss_cap)
+                    for (i, lr), v in zip(group, final, strict=True):
+                        rows.append((arm, size, i, float(lr), float(v)))
+                    del ens, run
                 advance(1)
     return pd.DataFrame(rows, columns=list(EXPERIMENT_COLUMNS))
+
+
+def _cuda(device: str) -> str | None:
+    return device if str(device).startswith("cuda") else None
 
 
 def optima(pred: pd.DataFrame, meas: pd.DataFrame) -> pd.DataFrame:
@@ -264,7 +332,12 @@ Known limits:
     per octave and the check allows muP one octave. The SP drift needs n >> d_in as well:
     on Fashion-MNIST (d_in = 196) over widths 64..512 (1024 points, 100 steps) SP moved
     only 1.98x and muP 1.16x, so the check on that task needs the paper preset's range
-    (128..8192; not run here: it needs a GPU or hours of CPU).
+    (128..8192). The paper preset trains its 45 members per width in chunks that fit the
+    memory budget (on a 16 GiB limit: all 45 up to width 512, 24 at 1024, 10 at 2048, 3
+    at 4096, 1 at 8192, declaring at most 7.9 GiB; one width-8192 member with the data
+    declares 6.6 GiB); it was not run: timed chunks (``benchmarks/transfer_chunks.py``,
+    one core) extrapolate to about 255 CPU-hours, about 130 hours on 2 cores, three
+    quarters of it at width 8192.
 
 Source:
     Yang et al., "Tensor Programs V: Tuning Large Neural Networks via Zero-Shot
@@ -315,7 +388,11 @@ Known limits:
     with ReLU it would grow geometrically and the drift would be larger. TP-VI reports
     weaker transfer for branches of two or more layers; these are one-layer branches. On Fashion-MNIST (depths 2 and 8, 512 points,
     30 steps) the shifts were 1.00x (1/sqrt(L)) and 1.48x (unscaled). The paper preset
-    (depths up to 64 on Fashion-MNIST) was not run here.
+    (depths up to 64 on Fashion-MNIST) trains its 45 members per depth in chunks that fit
+    the memory budget (on a 16 GiB limit: 45 up to depth 4, 11 at depth 64, declaring at
+    most 7.9 GiB); it was not
+    run: timed chunks (``benchmarks/transfer_chunks.py``, one core) extrapolate to about
+    40 CPU-hours, about 20 hours on 2 cores.
 
 Source:
     Bordelon, Noci, Li, Hanin, Pehlevan, "Depthwise Hyperparameter Transfer in Residual

@@ -41,6 +41,16 @@ Known limits:
     budget is short, so eta* is the optimum of early training (TP-V notes the optimum
     depends on the training horizon).
 
+    The seeds x learning rates of one width train in chunks that fit ``memory_budget_gib``
+    (0: half of lmech's memory limit); the losses agree with one vmapped program to
+    float32 round-off. The paper preset (widths 128..2048, 2 blocks, context 64, 1000
+    steps, 92 members per width and arm) runs in chunks of 36, 19, 9, 4 and 1 members on
+    a 16 GiB limit, declaring at most 7.9 GiB (one width-2048 member with the data: 5.6
+    GiB); it
+    was not run: timed chunks (``benchmarks/transfer_chunks.py``, one core; widths 1024
+    and 2048 extrapolated from 512 by the parameter count) give about 710 CPU-hours,
+    about 360 hours on 2 cores: it needs a GPU.
+
 Source:
     Yang et al., "Tensor Programs V", arXiv 2203.03466, Sec. 1 (Fig. 1), Sec. 7.1
     (Transformers) and Table 8; EleutherAI/Cerebras, "The practitioner's guide to muP"
@@ -61,10 +71,12 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lmech import progress
+from lmech._memory import check_allocation
 from lmech.errors import ConfigError
 from lmech.experiment.transfer import adam_lr_sweep, optimal_log2_lr
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import LawSpec, param
+from lmech.laws.transfer._common import BUDGET, HEAP_SLACK, members_per_chunk
 from lmech.laws.transfer._markov import markov_chain, sample
 from lmech.nn import mup
 from lmech.nn.gpt import GPT, GPTConfig
@@ -95,6 +107,7 @@ class Spec(LawSpec):
     eval_sequences: int = param(256, ge=1)
     loss_cap: float = param(10.0, gt=0, doc="the loss a diverged run counts as")
     data_seed: int = param(0, ge=0)
+    memory_budget_gib: float = param(0.0, **BUDGET)
 
     def validate(self) -> None:
         if not self.log2_lr_min < self.log2_lr_max:
@@ -104,22 +117,45 @@ class Spec(LawSpec):
         for w in (*self.widths, self.base_width):
             if w % self.n_head:
                 raise ConfigError(f"width {w} is not a multiple of n_head {self.n_head}")
+        self.chunk_size()  # an explicit budget must hold one member of the widest model
 
-    def memory_bytes(self) -> int:
-        # per member (float32): parameters, gradients, Adam's two moments, the models' own
-        # copies and temporaries (8 P), with P = L (4 + 2 f) w^2 + (2 V + T) w + 8 L w;
-        # activations kept for the backward pass on a batch (B x T x (L (12 + 2 f) w,
-        # attention 3 L heads x T, logits 3 V)) and one layer's on the evaluation set
-        # (E x T x (4 (2 + f) w + 2 heads x T + 2 V)); the token data and 64 MiB for the
-        # interpreter and torch
-        w, L, f, T, V = max(self.widths), self.n_layer, self.ffn_mult, self.seq_len, self.vocab
-        members = self.seeds * len(self.lrs())
+    def member_bytes(self, width: int | None = None) -> tuple[int, int]:
+        """(fixed, per member) bytes of one width's sweep (default the widest), erring high.
+
+        Per member (float32): its stacked parameters, gradients, Adam's two moments and
+        temporaries (7 P), with P = L (4 + 2 f) w^2 + (2 V + T) w + 8 L w; activations
+        kept for the backward pass on a batch (B x T x (L (12 + 2 f) w, attention
+        3 L heads x T, logits 3 V)) and one layer's on the evaluation set (E x T x
+        (4 (2 + f) w + 2 heads x T + 2 V)). Fixed: the seeds' models (P each, built
+        once per width and arm), the token data, 64 MiB for the interpreter and torch and the
+        allocator's slack (:data:`lmech.laws.transfer._common.HEAP_SLACK`)."""
+        w = max(self.widths) if width is None else width
+        L, f, T, V = self.n_layer, self.ffn_mult, self.seq_len, self.vocab
         params = L * (4 + 2 * f) * w * w + (2 * V + T) * w + 8 * L * w
         B, E, H = self.batch, self.eval_sequences, self.n_head
         acts = B * T * (L * (12 + 2 * f) * w + 3 * L * H * T + 3 * V)
         acts += E * T * (4 * (2 + f) * w + 2 * H * T + 2 * V)
         tokens = 8 * (self.steps * B + E) * (T + 1)
-        return 2**26 + tokens + 4 * members * (8 * params + acts)
+        fixed = 2**26 + HEAP_SLACK + tokens + 4 * self.seeds * params
+        return fixed, 4 * (7 * params + acts)
+
+    def members(self) -> int:
+        """Networks trained per (arm, width): seeds x learning rates."""
+        return self.seeds * len(self.lrs())
+
+    def chunk_size(self, width: int | None = None) -> int:
+        """Members of one width (default the widest) trained at once
+        (:func:`lmech.laws.transfer._common.members_per_chunk`)."""
+        fixed, per = self.member_bytes(width)
+        return members_per_chunk(fixed, per, self.members(), self.memory_budget_gib)
+
+    def memory_bytes(self) -> int:
+        # the largest of the widths' chunks (the chunks run one after the other)
+        return max(
+            fixed + self.chunk_size(w) * per
+            for w in self.widths
+            for fixed, per in [self.member_bytes(w)]
+        )
 
     def lrs(self) -> np.ndarray:
         k = int(round((self.log2_lr_max - self.log2_lr_min) * self.lrs_per_octave)) + 1
@@ -139,6 +175,13 @@ def _loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
+    # chunk sizes fixed once (an automatic budget follows the memory available now)
+    per_chunk = {w: spec.chunk_size(w) for w in spec.widths}
+    check_allocation(
+        spec.memory_bytes(), f"width sweep chunks of {min(per_chunk.values())} members",
+        "lower memory_budget_gib or the widest model",
+        device=device if str(device).startswith("cuda") else None,
+    )  # fmt: skip
     P, H = markov_chain(spec)
     gen = torch_generator(seed, "batches")
     seqs = sample(P, spec.steps * spec.batch, spec.seq_len + 1, gen).to(device)
@@ -162,6 +205,7 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
                     models, lrs, batches, (ev[:, :-1], ev[:, 1:]), loss_fn=_loss,
                     lr_factors={n: r.lr_adam for n, r in table.items()},
                     eps_factors={n: r.eps_adam for n, r in table.items()},
+                    max_members=per_chunk[w],
                 )  # fmt: skip
                 loss = np.where(np.isfinite(loss), np.minimum(loss, spec.loss_cap), spec.loss_cap)
                 for i in range(spec.seeds):

@@ -1,10 +1,11 @@
-"""One call from a small dataset to the DMFT prediction of training (two-layer networks)."""
+"""One call from a small dataset to the DMFT prediction of training (two-layer or deep networks)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from lmech.errors import InputError
+from lmech.theory.dmft.deep import DeepResult, dmft_deep
 from lmech.theory.dmft.two_layer import TwoLayerResult, dmft_two_layer
 
 __all__ = ["dmft_predict"]
@@ -25,20 +26,25 @@ def dmft_predict(
     n_particles: int = 65536,
     seed: int = 0,
     tol: float | None = None,
-    progress_label: str | None = "DMFT two-layer",
-) -> TwoLayerResult:
+    n_samples: int = 8192,
+    n_jacobian: int = 256,
+    progress_label: str | None = "DMFT",
+) -> TwoLayerResult | DeepResult:
     """DMFT of full-batch gradient descent (learning rate ``lr``, ``steps`` steps) of a
-    mean-field / muP network f = (1/(gamma0 N)) sum_i a_i phi(w_i . x / sqrt(D)) on
-    (X, y), at infinite width; ``result.table()`` has t, train/test loss and alignment.
+    mean-field / muP network with ``depth`` hidden layers on (X, y), at infinite width;
+    ``result.table()`` has t, train/test loss and alignment.
 
-    Only one hidden layer (``depth=1``) is solved; the time of step k is t = 2 lr k
-    (the engine's mean loss (1/P) sum (f - y)^2), on ``n_times`` grid points.
+    ``depth=1``: f = (1/(gamma0 N)) sum_i a_i phi(w_i . x / sqrt(D)), solved by the
+    particle method (:func:`dmft_two_layer`, ``n_particles``, any activation), on
+    ``n_times`` grid points; ``tol`` bounds its Monte-Carlo error.
+    ``depth >= 2``: the Monte-Carlo fixed point (:func:`dmft_deep`, ``n_samples``,
+    ``n_jacobian``, tanh or erf), on every step (``n_times`` is ignored; keep ``steps``
+    to a few tens); ``tol`` bounds its Monte-Carlo error (``mc_tol``). Step k is time
+    t = 2 lr k (the engine's mean loss (1/P) sum (f - y)^2). Progress is reported on the
+    particle steps or the fixed-point sweeps.
     """
-    if depth != 1:
-        raise InputError(
-            f"dmft_predict solves two-layer networks (depth=1); got depth={depth!r}. The deep "
-            "Monte-Carlo fixed point is not available in this version"
-        )
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise InputError(f"depth must be an integer >= 1 (hidden layers); got {depth!r}")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) != len(np.asarray(y)):
         raise InputError(f"X must be (P, D) with one row per target; got {X.shape}")
@@ -52,6 +58,13 @@ def dmft_predict(
         raise InputError(f"steps must be a positive integer; got {steps!r}")
     if not (isinstance(lr, int | float) and lr > 0):
         raise InputError(f"lr must be a positive number; got {lr!r}")
+    if depth >= 2:
+        return dmft_deep(
+            Xall @ Xall.T / X.shape[1], y, t_grid=2.0 * lr * np.arange(steps + 1),
+            depth=depth, activation=activation, gamma0=gamma0, y_test=y_test,
+            n_samples=n_samples, n_jacobian=n_jacobian, mc_tol=tol, seed=seed,
+            progress_label=progress_label,
+        )  # fmt: skip
     n_times = max(2, min(int(n_times), steps + 1))
     marks = np.unique(np.linspace(0, steps, n_times).round().astype(int))
     sub = np.diff(marks)

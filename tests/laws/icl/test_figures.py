@@ -54,3 +54,43 @@ def test_new_law_figures_plot_their_tables():
     fig = figs.tradeoff_figure(tp, tm)
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.057, 0.070])
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), [0.32, 0.14])
+
+
+def test_time_width_and_finite_tau_figures_plot_their_tables():
+    import pandas as pd
+
+    pred = pd.DataFrame(
+        {
+            "setting": ["time", "time", "width", "width"],
+            "x": [0.01, 0.1, 1.0, 2.0],
+            "loss": [0.5, 0.3, 0.6, 0.45],
+            "null_loss": [1.0, 0.9, 1.0, 0.99],
+            "floor": 0.1,
+            "asymptotic_exponent": [0.11, 0.11, 0.5, 0.5],
+        }
+    )
+    meas = pred[["setting", "x"]].assign(loss=[0.51, 0.31, 0.61, 0.46])
+    fig = figs.time_width_figure(pred, meas)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.4, 0.2])  # theory - floor
+    np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), [0.51, 0.36])  # measured
+    rows = []
+    for d in (16, 32):
+        for k in (2.0, 16.0):
+            for lab in ("finite", "infinite"):
+                rows.append({"d": d, "kappa": k, "pretraining": lab, "test": "top"})
+    tp = pd.DataFrame(rows).assign(icl_error=0.1, tau_infinity_null=0.08)
+    tm = tp[["d", "kappa", "pretraining", "test"]].assign(draw=0, icl_error=0.12)
+    fig = figs.finite_tau_tradeoff_figure(tp, tm)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.2, 0.2])  # 0.12/0.1 - 1
+
+
+def test_deep_training_figure_plots_its_tables():
+    import pandas as pd
+
+    pred = pd.DataFrame(
+        {"depth": [1, 1, 4, 4], "time": [0.1, 4.0, 0.1, 4.0], "loss": [0.83, 0.62, 0.87, 0.48]}
+    ).assign(gamma=0.2)
+    meas = pred.assign(loss=[0.84, 0.64, 0.88, 0.49])
+    fig = figs.deep_training_figure(pred, meas)
+    np.testing.assert_allclose(fig.axes[0].lines[2].get_ydata(), [0.87, 0.48])  # L=4 theory
+    np.testing.assert_allclose(fig.axes[0].lines[3].get_ydata(), [0.88, 0.49])  # L=4 SGD
