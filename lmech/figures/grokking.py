@@ -16,7 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 __all__ = [
+    "block_gallery_figure",
     "constructions_figure",
+    "factorization_figure",
     "homomorphism_figure",
     "lazy_rich_figure",
     "linear_estimator_figure",
@@ -124,5 +126,101 @@ def lazy_rich_figure(pred: pd.DataFrame, meas: pd.DataFrame, times: pd.DataFrame
     bx.set_ylabel("steps to half the initial loss")
     bx.legend(fontsize=7, frameon=False)
     fig.suptitle("Lazy to rich: the generalization time grows with alpha", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+_TYPES = ("nu=i * xi", "nu=i * syn_ab", "nu * syn", "other")
+
+
+def factorization_figure(pred: pd.DataFrame, meas: pd.DataFrame) -> Figure:
+    """cogs-factorization: error histogram (trained vs random blocks), the per-frequency
+    order distribution per d (Tian Fig. 4) and the solution-type distribution per d (Table 2)."""
+    fig = Figure(figsize=(13, 3.9))
+    ax, bx, cx = (fig.add_subplot(1, 3, i) for i in (1, 2, 3))
+    done = meas[meas["error"] >= 0]
+    if len(done):
+        bins = np.logspace(-4, 1.5, 40)
+        ax.hist([np.maximum(done["error"], 1e-4), done["null_error"]], bins=bins,
+                label=["trained blocks", "random blocks (null)"])  # fmt: skip
+        ax.legend(fontsize=7, frameon=False)
+    ax.set_xscale("log")
+    ax.axvline(0.05, color="k", ls="--", lw=1)
+    ax.set_xlabel("factorization error (dashed: 0.05)")
+    ax.set_ylabel("order-4/6 blocks")
+    moduli = sorted(meas["d"].unique())
+    top = int(max(8, meas["order"].max())) if len(meas) else 8
+    for i, d in enumerate(moduli):
+        o = meas.loc[meas["d"] == d, "order"]
+        h = np.bincount(np.minimum(o, top), minlength=top + 1) / max(len(o), 1)
+        bx.bar(np.arange(top + 1) + 0.8 * (i / len(moduli) - 0.4), h, width=0.8 / len(moduli),
+               color=f"C{i}", label=f"d = {d}")  # fmt: skip
+    bx.set_xlabel(f"nodes per frequency (order; {top} = {top} or more)")
+    bx.set_ylabel("share of frequencies k = 1..(d-1)/2")
+    bx.legend(fontsize=7, frameon=False)
+    fac = done[done["factorable"]]
+    bottom = np.zeros(len(moduli))
+    for j, t in enumerate(_TYPES):
+        share = np.array([(fac.loc[fac["d"] == d, "type"] == t).mean() if (fac["d"] == d).any()
+                          else 0.0 for d in moduli])  # fmt: skip
+        cx.bar([str(d) for d in moduli], share, bottom=bottom, color=f"C{j}", label=t)
+        bottom += share
+    if not len(fac):
+        cx.text(0.5, 0.5, "no factorable block", ha="center", transform=cx.transAxes)
+    cx.set_xlabel("modulus d")
+    cx.set_ylabel("share of factorable blocks")
+    cx.legend(fontsize=7, frameon=False)
+    fig.suptitle("CoGS: trained blocks factorize into the constructed products "
+                 "(Tian, Fig. 4 and Table 2)", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def block_gallery_figure(net, k: int | None = None, threshold: float = 0.05) -> Figure:
+    """One learned frequency block next to its matched construction.
+
+    ``net`` is a :class:`lmech.theory.cogs.CoGSNet` (e.g. a trained network); ``k`` the
+    frequency (default: the first factorable order-4/6 one). Left to right: the learned
+    Fourier coefficients a, b, c of the block's nodes in the complex plane (scaled by the
+    block's (sum abc)^{1/3}), each node's constructed counterpart
+    (:meth:`lmech.theory.cogs.Factorization.reconstruct`: the Kronecker product of the two
+    fitted factors, order-2 x order-2/3, on the same nodes; the first half coincides by
+    construction, the second half shows the factorization error) as open markers, and the
+    factors' labels.
+    """
+    from lmech.theory import cogs as C
+
+    freq = C.node_frequencies(net, threshold)
+    za, zb, zc = net.fourier()
+    ks = [k] if k is not None else range(1, (net.d - 1) // 2 + 1)
+    for kk in ks:
+        idx = np.flatnonzero(freq == kk)
+        if len(idx) in (4, 6):
+            f = C.factorize_block(za[idx, kk], zb[idx, kk], zc[idx, kk])
+            if f.factorable or k is not None:
+                break
+    else:
+        raise ValueError("no order-4/6 block to draw")
+    F = np.stack([za[idx, kk], zb[idx, kk], zc[idx, kk]])
+    built = f.reconstruct(*F)  # the Kronecker product of the two fitted factors
+    s = np.abs(np.sum(F[0] * F[1] * F[2])) ** (1 / 3) or 1.0
+    labels = C.classify_factors(f)
+    fig = Figure(figsize=(11, 3.8))
+    for r, name in enumerate(("a (first input)", "b (second input)", "c (output)")):
+        ax = fig.add_subplot(1, 3, r + 1)
+        ax.scatter(F[r].real / s, F[r].imag / s, s=40, color="C0", label="learned")
+        ax.scatter(built[r].real / s, built[r].imag / s, s=110, facecolors="none",
+                   edgecolors="C3", label="construction")  # fmt: skip
+        t = np.linspace(0, 2 * np.pi, 200)
+        rad = np.abs(F[r]).max() / s
+        ax.plot(rad * np.cos(t), rad * np.sin(t), color="0.8", lw=0.8)
+        ax.axhline(0, color="0.85", lw=0.6)
+        ax.axvline(0, color="0.85", lw=0.6)
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=9)
+        if r == 0:
+            ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(f"frequency k = {kk} (order {len(idx)}): factors {labels[0]} x {labels[1]}, "
+                 f"factorization error {f.error:.3f}", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig

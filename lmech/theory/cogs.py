@@ -38,13 +38,26 @@ Constructions (Tian, Sec. 5), for any odd d, one block per frequency k = 1..(d-1
 placed at +k with its conjugate at -k:
 
 - order 6: z_syn * z_nu (6 nodes per frequency, width 3(d-1)), zero loss;
+- order 6, variant: z_{nu=i} * z_{syn,alpha beta} (6 nodes), where z_{syn,alpha beta} =
+  (1,1,1), (alpha w, w/alpha, w), (beta w^2, w^2/beta, w^2) for unit alpha, beta
+  [derived: z_{nu=i} zeroes abar b c, a bbar c, aac, bbc, abar abar c, bbar bbar c, and
+  any unit alpha, beta keep sum |a|^2 c = sum |b|^2 c = sum abar bbar c = 0 on the
+  order-3 factor]; alpha = beta = 1 is z_syn;
 - order-4/6 mixture: z_{nu=i} * z_xi (4 nodes) at some frequencies, order 6 at the
-  others. The order-4 blocks as tabulated from the paper's factor table zero R_c and R_*
-  but leave sum_j (|a_j|^2 + |b_j|^2) c_j != 0 (an input-independent output at frequency
-  k, the R_n term); it is shown in :func:`block_constraints` that no 2x2 product with the
-  z_{nu=i} factor can zero it. :func:`order46_solution` therefore adds ONE node with
-  constant input u_a = 1, u_b = 0 whose output vector cancels that term at every order-4
-  frequency [derived here, not the paper's construction]: width 4 n4 + 6 n6 + 1;
+  others. The order-4 blocks zero R_c and R_* but leave
+  R_n = sum_j (|a_j|^2 + |b_j|^2) c_j != 0 (an input-independent output 2 R_n at
+  frequency k). An order-6 block at another frequency k' can cancel it [derived here;
+  it is how trained networks do it, see cogs-factorization]: give its nodes an extra
+  output coefficient e_j at frequency k with sum_j v_j e_j = 0 for the eight products
+  v in {ab, abar b, a bbar, abar bbar, aa, bb, abar abar, bbar bbar} of the node's
+  frequency-k' inputs (every output term at (+-k', +-k', k) and (+-2k', 0, k)) and
+  sum_j 2 (|a_j|^2 + |b_j|^2) e_j = -2 R_n (the term at (0, 0, k)). For z_syn * z_nu this
+  has the solution e = (1,1,1) (x) (|nu|^2, 1) g (the z_syn sums of w^{+-m}, w^{+-2m}
+  vanish; the z_nu factor leaves two equations in two unknowns), so one order-6 block
+  carries the cancellation for every order-4 frequency (:func:`rn_carrier`); width
+  4 n4 + 6 n6 with n6 >= 1 and no extra node. (``cancel="constant_node"`` instead adds
+  one node with constant input u_a = 1, u_b = 0 whose output cancels the term: width
+  4 n4 + 6 n6 + 1, also derived here.);
 - perfect memorization: d^2 nodes per frequency, a = omega^m, b = omega^n,
   c ~ omega^{-(m+n)} over (m, n) in Z_d^2 [derived; every constraint sum is a character
   sum that vanishes for odd d]: width d^2 (d-1)/2.
@@ -68,6 +81,9 @@ __all__ = [
     "CoGSNet",
     "block_constraints",
     "block_net",
+    "block_product",
+    "classify_factors",
+    "classify_order3",
     "check_modulus",
     "direct_loss",
     "fourier_coefficients",
@@ -77,11 +93,15 @@ __all__ = [
     "order6_block",
     "order46_solution",
     "order6_solution",
+    "order6_ab_block",
     "output_fourier",
+    "predicted_width",
+    "rn_carrier",
     "random_net",
     "sum_potentials",
     "sum_potentials_square",
     "syn_block",
+    "syn_ab_block",
     "nu_block",
     "nu_i_block",
     "xi_block",
@@ -350,6 +370,17 @@ def syn_block() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, w.copy(), w.copy()
 
 
+def syn_ab_block(alpha: complex, beta: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z_{syn,alpha beta}: (1,1,1), (alpha w, w/alpha, w), (beta w^2, w^2/beta, w^2), |alpha| = |beta| = 1."""
+    alpha, beta = complex(alpha), complex(beta)
+    for name, x in (("alpha", alpha), ("beta", beta)):
+        if not (np.isfinite(x) and abs(abs(x) - 1) < 1e-9):
+            raise InputError(f"{name} must be a unit complex number (a phase), got {x!r}")
+    w = _W3 ** np.arange(3)
+    ph = np.array([1, alpha, beta])
+    return ph * w, w / ph, w.copy()
+
+
 def nu_block(nu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """z_nu: (1,1,1), (nu, -nu, -1/nu^2) (order 2; abc = 1 on each node)."""
     nu = complex(nu)
@@ -383,6 +414,11 @@ def block_product(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def order6_block(nu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """z_syn * z_nu: 6 nodes."""
     return block_product(syn_block(), nu_block(nu))
+
+
+def order6_ab_block(alpha: complex, beta: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z_{nu=i} * z_{syn,alpha beta}: 6 nodes (the order-6 variant)."""
+    return block_product(nu_i_block(), syn_ab_block(alpha, beta))
 
 
 def order4_block(xi: complex, sign: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -449,15 +485,43 @@ def order6_solution(d: int, nus: Sequence[complex] | None = None) -> CoGSNet:
     return net
 
 
-def order46_solution(
-    d: int, order4: Sequence[bool], params: Sequence[complex] | None = None
-) -> CoGSNet:
-    """Order 4 (z_{nu=i} * z_xi) where ``order4[k-1]``, order 6 elsewhere, + 1 R_n node.
+def rn_carrier(a, b) -> np.ndarray:
+    """Output coefficients e (one per node) of a frequency-k' block that add 1 to the
+    input-independent output coefficient O(0, 0, k) at another frequency k and nothing else.
 
-    ``params`` holds xi (order 4) or nu (order 6) per frequency (default 1). The extra node
-    has u_a = 1 (constant), u_b = 0 and an output vector that cancels the order-4 blocks'
-    R_n term 2 sum_j (|a_j|^2 + |b_j|^2) c_j (it adds only to O(0, 0, +-k)); it is present
-    only when some frequency is order 4. Width 4 n4 + 6 n6 + [n4 > 0].
+    Solves sum_j v_j e_j = 0 for v in {ab, abar b, a bbar, abar bbar, aa, bb, abar abar,
+    bbar bbar} and sum_j 2 (|a_j|^2 + |b_j|^2) e_j = 1 (minimum norm); an InputError when
+    the block cannot carry it (e.g. order-4 blocks; order-6 blocks can, see the module
+    docstring).
+    """
+    a, b, _ = _block(a, b, np.ones_like(np.asarray(a)))
+    ac, bc_ = np.conj(a), np.conj(b)
+    A = np.stack([a * b, ac * b, a * bc_, ac * bc_, a * a, b * b, ac * ac, bc_ * bc_,
+                  2 * (np.abs(a) ** 2 + np.abs(b) ** 2)])  # fmt: skip
+    rhs = np.zeros(9, dtype=np.complex128)
+    rhs[-1] = 1.0
+    e = np.linalg.lstsq(A, rhs, rcond=None)[0]
+    if np.abs(A @ e - rhs).max() > 1e-9:
+        raise InputError(
+            f"a block of {a.size} nodes cannot carry the R_n cancellation (residual "
+            f"{np.abs(A @ e - rhs).max():.1e}); use an order-6 block (z_syn * z_nu) as carrier"
+        )
+    return e
+
+
+def order46_solution(
+    d: int,
+    order4: Sequence[bool],
+    params: Sequence[complex] | None = None,
+    cancel: str = "order6",
+) -> CoGSNet:
+    """Order 4 (z_{nu=i} * z_xi) where ``order4[k-1]``, order 6 (z_syn * z_nu) elsewhere.
+
+    ``params`` holds xi (order 4) or nu (order 6) per frequency (default 1). The order-4
+    blocks leave R_n = sum_j (|a_j|^2 + |b_j|^2) c_j; with ``cancel="order6"`` (default)
+    the first order-6 block carries output coefficients at every order-4 frequency that
+    cancel it (:func:`rn_carrier`), width 4 n4 + 6 n6, needing n6 >= 1 when n4 >= 1; with
+    ``cancel="constant_node"`` one extra node (u_a = 1, u_b = 0) does, width 4 n4 + 6 n6 + 1.
     """
     d = check_modulus(d, odd=True)
     ks = _frequencies(d)
@@ -471,20 +535,44 @@ def order46_solution(
         raise InputError(
             f"need one parameter per frequency 1..{len(ks)} for d = {d}, got {len(params)}"
         )
-    net = CoGSNet.zero(d)
-    zc = np.zeros(d, dtype=np.complex128)
+    if cancel not in ("order6", "constant_node"):
+        raise InputError(f"cancel must be 'order6' or 'constant_node', got {cancel!r}")
+    if cancel == "order6" and any(order4) and all(order4):
+        raise InputError(
+            f"the order-4/6 mixture cancels the order-4 blocks' R_n term with an order-6 block, "
+            f"but all {len(ks)} frequencies are order 4; make one order 6, or pass "
+            "cancel='constant_node'"
+        )
+    blocks, rn = [], np.zeros(d, dtype=np.complex128)  # rn[k]: the term to cancel at +k
     for k, is4, p in zip(ks, order4, params, strict=True):
-        blk = order4_block(p) if is4 else order6_block(p)
-        a, b, c = _normalized(*blk, 1 / (2 * d))
-        net = net + block_net(d, k, a, b, c)
+        a, b, c = _normalized(*(order4_block(p) if is4 else order6_block(p)), 1 / (2 * d))
+        blocks.append((k, a, b, c))
         if is4:
-            zc[k] = -2.0 * np.sum((np.abs(a) ** 2 + np.abs(b) ** 2) * c)
-            zc[d - k] = np.conj(zc[k])
-    if any(order4):
+            rn[k] = np.sum((np.abs(a) ** 2 + np.abs(b) ** 2) * c)
+    net = CoGSNet.zero(d)
+    carried = cancel == "order6" and any(order4)
+    carrier = next(i for i, f in enumerate(order4) if not f) if carried else -1
+    for i, (k, a, b, c) in enumerate(blocks):
+        if i != carrier:
+            net = net + block_net(d, k, a, b, c)
+            continue
+        unit = rn_carrier(a, b)  # adds 1 to O(0, 0, k4) per unit of output at k4
+        q = a.size
+        za, zb, zc = (np.zeros((q, d), dtype=np.complex128) for _ in range(3))
+        for z, v in ((za, a), (zb, b), (zc, c)):
+            z[:, k], z[:, d - k] = v, np.conj(v)
+        for k4 in np.flatnonzero(rn):
+            # O(0, 0, k4) of the order-4 block is 2 rn[k4]; the carrier adds -2 rn[k4]
+            zc[:, k4] = -2 * rn[k4] * unit
+            zc[:, d - k4] = np.conj(zc[:, k4])
+        net = net + CoGSNet.from_fourier(za, zb, zc).real_part()
+    if cancel == "constant_node" and any(order4):
+        zc = np.zeros(d, dtype=np.complex128)
+        zc[1:] = -2.0 * rn[1:]
+        zc[d - np.arange(1, d)] += np.conj(-2.0 * rn[1:])
         za = np.zeros((1, d), dtype=np.complex128)
         za[0, 0] = 1.0
-        fix = CoGSNet.from_fourier(za, np.zeros((1, d)), zc[None, :]).real_part()
-        net = net + fix
+        net = net + CoGSNet.from_fourier(za, np.zeros((1, d)), zc[None, :]).real_part()
     return net
 
 
@@ -506,16 +594,18 @@ def memorization_solution(d: int) -> CoGSNet:
     return net
 
 
-def predicted_width(construction: str, d: int, n_order4: int = 0) -> int:
+def predicted_width(construction: str, d: int, n_order4: int = 0, cancel: str = "order6") -> int:
     """The hidden width each construction needs (see the module docstring)."""
     d = check_modulus(d, odd=True)
     nf = (d - 1) // 2
     if construction == "order6":
         return 6 * nf
     if construction == "order46":
-        if not (0 <= n_order4 <= nf):
-            raise InputError(f"n_order4 must be in 0..{nf}, got {n_order4}")
-        return 4 * n_order4 + 6 * (nf - n_order4) + (1 if n_order4 > 0 else 0)
+        top = nf - 1 if cancel == "order6" and nf > 1 else nf
+        if not (0 <= n_order4 <= top) or (cancel == "order6" and nf == 1 and n_order4):
+            raise InputError(f"n_order4 must be in 0..{top} for d = {d} ({cancel}), got {n_order4}")
+        extra = 1 if cancel == "constant_node" and n_order4 > 0 else 0
+        return 4 * n_order4 + 6 * (nf - n_order4) + extra
     if construction == "memorization":
         return d * d * nf
     raise InputError(
@@ -553,6 +643,21 @@ class Factorization:
     factorable: bool  # error <= 0.1 sqrt(3 q_k)
     order2: np.ndarray  # (3,) the order-2 factor's second node (a, b, c); its first is (1,1,1)
     other: np.ndarray  # (3, q_k/2) the other factor, columns divided by the first column
+    perm: np.ndarray | None = None  # node order: first half perm[:q/2], second half perm[q/2:]
+    flip: np.ndarray | None = None  # second-half nodes whose (a, b) were negated (x^2 symmetry)
+
+    def reconstruct(self, a, b, c) -> np.ndarray:
+        """The (3, q_k) block rebuilt from the two factors on the nodes of (a, b, c): the
+        first half is the other factor times its first node, the second half that times
+        the order-2 factor's second node, with the sign flips undone."""
+        F = np.stack(_block(a, b, c))
+        h = F.shape[1] // 2
+        first = np.asarray(self.other) * F[:, self.perm[:1]]
+        second = first * np.asarray(self.order2)[:, None]
+        second[:2, self.flip] *= -1
+        out = np.empty_like(F)
+        out[:, self.perm[:h]], out[:, self.perm[h:]] = first, second
+        return out
 
 
 def factorize_block(a, b, c) -> Factorization:
@@ -579,7 +684,7 @@ def factorize_block(a, b, c) -> Factorization:
         second[:2, flip] *= -1
         R = second / first
         mean = R.mean(axis=1, keepdims=True)
-        return float(np.linalg.norm(R - mean)), mean[:, 0], first / first[:, :1]
+        return float(np.linalg.norm(R - mean)), mean[:, 0], first / first[:, :1], flip
 
     # the paper's code keeps the order with the most constant c-ratio; ties between
     # orders (equal c entries, e.g. z_{nu=i} * z_syn) are broken here by the full error
@@ -588,12 +693,12 @@ def factorize_block(a, b, c) -> Factorization:
         p = np.array(perm)
         ratio = F[2, p[h:]] / F[2, p[:h]]
         dev = float(np.abs(ratio - ratio.mean()).sum())
-        err, o2, other = split(p)
+        err, o2, other, flip = split(p)
         key = (round(dev, 8), err)
         if best is None or key < best[0]:
-            best = (key, err, o2, other)
-    _, err, o2, other = best
-    return Factorization(err, err <= 0.1 * np.sqrt(3 * q), o2, other)
+            best = (key, err, o2, other, p, flip)
+    _, err, o2, other, p, flip = best
+    return Factorization(err, err <= 0.1 * np.sqrt(3 * q), o2, other, p, flip)
 
 
 def classify_order2(x: np.ndarray, tol: float = 0.1) -> str:
@@ -611,3 +716,47 @@ def classify_order2(x: np.ndarray, tol: float = 0.1) -> str:
     if abs(a + b) < tol:
         return "nu"
     return "other"
+
+
+def classify_order3(x: np.ndarray, tol: float = 0.1) -> tuple[str, complex, complex]:
+    """Label an order-3 factor (3, 3) whose first column is (1, 1, 1): 'syn', 'syn_ab' or 'other'.
+
+    As in Tian's analysis (Sec. 7, Table 2): each column is normalized by its principal
+    (abc)^{1/3}; the sign symmetry (a, b, c) -> (-a, -b, c) is fixed so that Re a <= 0 on
+    columns 2 and 3; the factor is conjugated when Im c_2 < 0. Then 'syn' when columns 2
+    and 3 are within tol sqrt(3) of (w, w, w) and (w^2, w^2, w^2), w = e^{2 pi i/3};
+    'syn_ab' when only their c entries are within tol of w and w^2. Returns the label and
+    (alpha, beta) = (a_2 / w, a_3 / w^2) of z_{syn,alpha beta} (1, 1 for 'syn'; nan for
+    'other').
+    """
+    x = np.array(x, dtype=np.complex128)
+    if x.shape != (3, 3):
+        raise InputError(f"an order-3 factor is a (3, 3) array (a, b, c rows), got {x.shape}")
+    x = x / np.prod(x, axis=0, keepdims=True) ** (1 / 3)
+    for i in (1, 2):
+        if x[0, i].real > 0:
+            x[:2, i] *= -1
+    if x[2, 1].imag < 0:
+        x = np.conj(x)
+    w = _W3
+    if (np.linalg.norm(x[:, 1] - w) < tol * np.sqrt(3)
+            and np.linalg.norm(x[:, 2] - np.conj(w)) < tol * np.sqrt(3)):  # fmt: skip
+        return "syn", 1.0 + 0j, 1.0 + 0j
+    if abs(x[2, 1] - w) < tol and abs(x[2, 2] - np.conj(w)) < tol:
+        return "syn_ab", complex(x[0, 1] / w), complex(x[0, 2] / np.conj(w))
+    nan = complex(np.nan, np.nan)
+    return "other", nan, nan
+
+
+def classify_factors(f: Factorization, tol: float = 0.1) -> tuple[str, str]:
+    """The labels of both factors of a factorized block, the order-2 one first.
+
+    Order-4 blocks: both factors are order 2 (:func:`classify_order2`), returned sorted
+    (e.g. ('4c', 'xi') for z_{nu=i} * z_xi). Order-6 blocks: (order-2 label, order-3 label
+    from :func:`classify_order3`), e.g. ('nu', 'syn') or ('4c', 'syn_ab').
+    """
+    first = classify_order2(np.asarray(f.order2), tol)
+    other = np.asarray(f.other)
+    if other.shape == (3, 2):
+        return tuple(sorted((first, classify_order2(other[:, 1], tol))))  # type: ignore[return-value]
+    return first, classify_order3(other, tol)[0]

@@ -72,3 +72,18 @@ def test_nan_weights_and_bad_parameters_are_refused():
 def test_huge_memorization_is_refused_before_allocating():
     with pytest.raises(InputError, match="memory"):
         C.memorization_solution(401)
+
+
+def test_bad_mixture_and_variant_parameters_are_refused():
+    with pytest.raises(InputError, match="order 6"):
+        C.order46_solution(7, [True, True, True])  # no order-6 block to carry R_n
+    with pytest.raises(InputError, match="cancel"):
+        C.order46_solution(7, [True, False, False], cancel="none")
+    with pytest.raises(InputError, match="n_order4"):
+        C.predicted_width("order46", 7, 3)  # all three order 4: no carrier
+    with pytest.raises(InputError, match="unit"):
+        C.syn_ab_block(2.0, 1.0)
+    with pytest.raises(InputError, match="unit"):
+        C.syn_ab_block(1.0, np.nan)
+    with pytest.raises(InputError, match=r"\(3, 3\)"):
+        C.classify_order3(np.ones((3, 2)))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from lmech.errors import InputError
 from lmech.theory import cogs as C
 
 TOL = 1e-10
@@ -138,15 +139,88 @@ def test_order46_mixture_reaches_zero_loss(d):
     rng = np.random.default_rng(d)
     nf = (d - 1) // 2
     flags = [k % 2 == 0 for k in range(nf)]
-    net = C.order46_solution(d, flags, params=np.exp(1j * rng.uniform(0, 2 * np.pi, nf)))
+    n4 = sum(flags)
+    params = [np.exp(2j * np.pi * rng.random()) if f else (0.5 + rng.random()) * np.exp(2j * np.pi * rng.random())
+              for f in flags]  # fmt: skip
+    net = C.order46_solution(d, flags, params=params)
+    assert net.width == C.predicted_width("order46", d, n4) == 4 * n4 + 6 * (nf - n4)
+    assert net.is_real()
+    # brute force on all d^2 pairs, and the Fourier-term loss
+    assert C.direct_loss(net) <= 1e-12 and C.fourier_loss(net) <= 1e-12
+    assert C.frequency_orders(net) == {k + 1: 4 if f else 6 for k, f in enumerate(flags)}
+    alt = C.order46_solution(d, flags, params=params, cancel="constant_node")
     assert (
-        net.width
-        == C.predicted_width("order46", d, sum(flags))
-        == 4 * sum(flags) + 6 * (nf - sum(flags)) + 1
+        alt.width
+        == 4 * n4 + 6 * (nf - n4) + 1
+        == C.predicted_width("order46", d, n4, cancel="constant_node")
     )
-    assert C.direct_loss(net) <= 1e-12
-    assert C.direct_loss(C.order46_solution(d, [False] * nf)) <= 1e-12  # all order 6: no extra node
+    assert C.direct_loss(alt) <= 1e-12
+    assert C.direct_loss(C.order46_solution(d, [False] * nf)) <= 1e-12  # all order 6
     assert C.order46_solution(d, [False] * nf).width == 6 * nf
+
+
+def test_order46_mixture_without_the_carrier_keeps_the_rn_loss():
+    # the order-6 carrier's extra output coefficients are what zero the loss: removing them
+    # (the same blocks, no carrier) leaves 8 d |R_n|^2 per order-4 frequency (closed form)
+    d, flags = 11, [True, False, True, False, True]
+    net = C.order46_solution(d, flags)
+    za, zb, zc = net.fourier()
+    keep = np.zeros(d, bool)
+    for j in range(net.width):  # drop every output coefficient off the node's own frequency
+        k = int(np.argmax(np.abs(za[j, 1:])) + 1)
+        keep[:] = False
+        keep[[k, d - k]] = True
+        zc[j, ~keep] = 0
+    bare = C.CoGSNet.from_fourier(za, zb, zc).real_part()
+    expected = 0.0
+    for f in flags:
+        if f:
+            a, b, c = C._normalized(*C.order4_block(1.0), 1 / (2 * d))
+            expected += 8 * d * abs(C.block_constraints(a, b, c)["R_n"]) ** 2
+    assert C.direct_loss(bare) == pytest.approx(expected, rel=1e-9)
+
+
+def test_rn_carrier_cancels_only_the_constant_output_term():
+    a, b, c = C._normalized(*C.order6_block(0.8 * np.exp(0.6j)), 1 / 14)
+    e = C.rn_carrier(a, b)
+    ac, bc = np.conj(a), np.conj(b)
+    for v in (a * b, ac * b, a * bc, ac * bc, a * a, b * b, ac * ac, bc * bc):
+        assert abs(np.sum(v * e)) < 1e-12
+    assert np.sum(2 * (np.abs(a) ** 2 + np.abs(b) ** 2) * e) == pytest.approx(1.0, abs=1e-12)
+    # an order-4 block cannot carry it
+    a4, b4, _ = C._normalized(*C.order4_block(np.exp(0.3j)), 1 / 14)
+    with pytest.raises(InputError, match="cannot carry"):
+        C.rn_carrier(a4, b4)
+
+
+def test_mixture_with_every_frequency_order4_is_refused_and_needs_the_constant_node():
+    with pytest.raises(InputError, match="order 6"):
+        C.order46_solution(7, [True, True, True])
+    net = C.order46_solution(7, [True, True, True], cancel="constant_node")
+    assert net.width == 13 and C.direct_loss(net) <= 1e-12
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_order6_ab_variant_zeroes_every_constraint_and_reaches_zero_loss(trial):
+    g = np.random.default_rng(trial)
+    al, be = np.exp(2j * np.pi * g.random(2))
+    cons = C.block_constraints(*C.order6_ab_block(al, be))
+    assert abs(cons["abc"] - 6) < 1e-12
+    assert all(abs(v) < 1e-12 for k, v in cons.items() if k != "abc")
+    d = 9
+    net = C.CoGSNet.zero(d)
+    for k in range(1, 5):
+        net = net + C.block_net(d, k, *C._normalized(*C.order6_ab_block(al, be), 1 / (2 * d)))
+    assert net.width == 24 and C.direct_loss(net) <= 1e-12
+    # z_nu * z_{syn,alpha beta} is NOT a solution unless alpha, beta = +-1: the abar abar c
+    # sum of the order-3 factor is 1 + conj(alpha)^2 w^2 + conj(beta)^2 w (by hand)
+    w = np.exp(2j * np.pi / 3)
+    x = C.syn_ab_block(al, be)
+    assert C.block_constraints(*x)["abar_abar_c"] == pytest.approx(
+        1 + np.conj(al) ** 2 * w**2 + np.conj(be) ** 2 * w, abs=1e-12
+    )
+    nu = 0.7 * np.exp(0.5j)  # (a real or imaginary nu would zero abar abar c on its own)
+    assert abs(C.block_constraints(*C.block_product(C.nu_block(nu), x))["abar_abar_c"]) > 1e-3
 
 
 def test_order4_blocks_leave_only_the_rn_term_and_its_loss_is_8d_rn_squared():
@@ -219,5 +293,61 @@ def test_frequency_orders_of_constructed_networks():
     assert C.frequency_orders(net) == {
         k: 4 if f else 6 for k, f in zip(range(1, 6), flags, strict=True)
     }
-    assert (C.node_frequencies(net)[:-1] > 0).all()  # the constant-input node sits at k = 0
-    assert C.node_frequencies(net)[-1] == 0
+    assert (C.node_frequencies(net) > 0).all()
+    alt = C.order46_solution(d, flags, cancel="constant_node")
+    assert (C.node_frequencies(alt)[:-1] > 0).all()  # the constant-input node sits at k = 0
+    assert C.node_frequencies(alt)[-1] == 0
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_classify_factors_labels_every_constructed_type(trial):
+    g = np.random.default_rng(200 + trial)
+    nu = (0.5 + g.random()) * np.exp(2j * np.pi * g.random())
+    al, be = np.exp(2j * np.pi * g.random(2))
+    cases = [(C.order6_block(nu), ("nu", "syn")),
+             (C.order6_ab_block(al, be), ("4c", "syn_ab")),
+             (C.order4_block(np.exp(2j * np.pi * g.random()), sign=int(g.choice([-1, 1]))), ("4c", "xi"))]  # fmt: skip
+    for blk, labels in cases:
+        a, b, c = C._normalized(*blk, (0.5 + g.random()) / 46)
+        p = g.permutation(a.size)
+        s = np.where(g.random(a.size) < 0.5, -1, 1)
+        f = C.factorize_block(a[p] * s, b[p] * s, c[p])
+        assert f.error < 1e-10
+        assert C.classify_factors(f) == labels
+
+
+def test_classify_order3_against_hand_built_factors():
+    w = np.exp(2j * np.pi / 3)
+    syn = np.stack(C.syn_block())
+    assert C.classify_order3(syn)[0] == "syn"
+    assert C.classify_order3(np.conj(syn))[0] == "syn"  # conjugated: Im c2 < 0 is flipped
+    flipped = syn.copy()
+    flipped[:2, 1] *= -1  # the x^2 sign symmetry on one node
+    assert C.classify_order3(flipped)[0] == "syn"
+    assert C.classify_order3(syn * 2.5)[0] == "syn"  # the (abc)^{1/3} normalization
+    al, be = np.exp(0.9j), np.exp(-0.4j)
+    lab, a2, b2 = C.classify_order3(np.stack(C.syn_ab_block(al, be)))
+    assert lab == "syn_ab"
+    # alpha w, beta w^2 after the sign fix Re a <= 0 (alpha w has Re < 0 here)
+    assert (al * w).real < 0 and a2 == pytest.approx(al, abs=1e-12)
+    assert (be * w**2).real < 0 and b2 == pytest.approx(be, abs=1e-12)
+    g = np.random.default_rng(3)
+    rand = g.standard_normal((3, 3)) + 1j * g.standard_normal((3, 3))
+    rand[:, 0] = 1
+    assert C.classify_order3(rand)[0] == "other"
+    with pytest.raises(InputError):
+        C.classify_order3(np.ones((3, 2)))
+
+
+def test_reconstruct_rebuilds_constructed_blocks_and_not_random_ones():
+    g = np.random.default_rng(9)
+    for blk in (C.order6_block(0.7 * np.exp(0.5j)), C.order4_block(np.exp(1.1j)),
+                C.order6_ab_block(np.exp(0.2j), np.exp(2.9j))):  # fmt: skip
+        a, b, c = C._normalized(*blk, 1 / 46)
+        p, s = g.permutation(a.size), np.where(g.random(a.size) < 0.5, -1, 1)
+        x = (a[p] * s, b[p] * s, c[p])
+        f = C.factorize_block(*x)
+        assert np.abs(f.reconstruct(*x) - np.stack(x)).max() < 1e-12
+    z = g.standard_normal((3, 6)) + 1j * g.standard_normal((3, 6))
+    f = C.factorize_block(*z)
+    assert np.linalg.norm(f.reconstruct(*z) - z) > 0.1

@@ -10,13 +10,14 @@ from lmech.theory import cogs as C
 __all__ = ["analyse_net", "factorization_table", "solution_type"]
 
 
-def solution_type(order: int, label: str) -> str:
-    """The Table-2 column of a factorable block from its order and order-2 factor's label."""
-    if order == 4 and label in ("xi", "4c"):
+def solution_type(order: int, labels: tuple[str, str]) -> str:
+    """The Table-2 column of a factorable block from its order and its factors' labels
+    (:func:`lmech.theory.cogs.classify_factors`), as Tian's Table 2 groups them."""
+    if order == 4 and tuple(labels) == ("4c", "xi"):
         return "nu=i * xi"
-    if order == 6 and label == "4c":
+    if order == 6 and tuple(labels) in (("4c", "syn_ab"), ("4c", "syn")):
         return "nu=i * syn_ab"
-    if order == 6 and label == "nu":
+    if order == 6 and tuple(labels) == ("nu", "syn"):
         return "nu * syn"
     return "other"
 
@@ -25,7 +26,8 @@ def analyse_net(
     net: C.CoGSNet, null_rng: np.random.Generator, threshold: float = 0.05
 ) -> list[dict]:
     """One row per frequency k = 1..(d-1)/2: order, factorization error (-1: not analysed),
-    factorable, type; and the error of a random complex block of the same order (null)."""
+    factorable, the factors' labels ('4c,xi', 'nu,syn', ...), the Table-2 type; and the
+    error of a random complex block of the same order (null)."""
     d = net.d
     freq = C.node_frequencies(net, threshold)
     za, zb, zc = net.fourier()
@@ -38,14 +40,16 @@ def analyse_net(
             "error": -1.0,
             "null_error": -1.0,
             "factorable": False,
+            "factors": "-",
             "type": "-",
         }
         if len(idx) in (4, 6):
             f = C.factorize_block(za[idx, k], zb[idx, k], zc[idx, k])
             z = null_rng.standard_normal((3, len(idx), 2)) @ np.array([1, 1j])
-            row.update(error=f.error, factorable=f.factorable,
+            labels = C.classify_factors(f)
+            row.update(error=f.error, factorable=f.factorable, factors=",".join(labels),
                        null_error=C.factorize_block(*(z * np.abs(za[idx, k]).mean())).error,
-                       type=solution_type(len(idx), C.classify_order2(f.order2)) if f.factorable else "-")  # fmt: skip
+                       type=solution_type(len(idx), labels) if f.factorable else "-")  # fmt: skip
         rows.append(row)
     return rows
 

@@ -19,7 +19,8 @@ def test_constructions_theory_widths_are_the_closed_forms():
         assert pred.loc[(d, "memorization"), "width"] == d * d * nf
         n4 = pred.loc[(d, "order46"), "n_order4"]
         assert 1 <= n4 < nf
-        assert pred.loc[(d, "order46"), "width"] == 4 * n4 + 6 * (nf - n4) + 1
+        assert pred.loc[(d, "order46"), "width"] == 4 * n4 + 6 * (nf - n4)
+        assert pred.loc[(d, "order6_ab"), "width"] == 3 * (d - 1)
     assert (pred["predicted_loss"] == 0).all()
 
 
@@ -145,3 +146,96 @@ def test_factorization_init_scale_reaches_the_network():
 
     assert abs(loss(1e-3) - (1 - 1 / 11)) < 1e-4
     assert abs(loss(3.0) - (1 - 1 / 11)) > 1e-3
+
+
+def test_solution_types_follow_the_paper_grouping_of_factor_pairs():
+    from lmech.laws.grokking._cogs import solution_type
+
+    assert solution_type(4, ("4c", "xi")) == "nu=i * xi"
+    assert solution_type(4, ("xi", "xi")) == "other"  # both factors must match
+    assert solution_type(6, ("4c", "syn")) == solution_type(6, ("4c", "syn_ab")) == "nu=i * syn_ab"
+    assert solution_type(6, ("nu", "syn")) == "nu * syn"
+    assert solution_type(6, ("nu", "syn_ab")) == "other"  # z_nu * z_syn,ab is not a solution
+    assert solution_type(6, ("4c", "xi")) == "other"
+
+
+def test_analyse_net_labels_every_block_type_of_a_constructed_network():
+    from lmech.laws.grokking._cogs import analyse_net
+
+    d = 13
+    net = C.order46_solution(d, [True, False, True, False, True, False],
+                             params=[np.exp(0.3j), 0.7 * np.exp(0.5j), np.exp(1.9j), 1.2, np.exp(-2j), 0.9j])  # fmt: skip
+    g = np.random.default_rng(1)
+    for k in (7, 8):  # unused here; the variant placed at k = 6 instead below
+        del k
+    ab = C.block_net(
+        d, 6, *C._normalized(*C.order6_ab_block(np.exp(0.4j), np.exp(2.2j)), 1 / (2 * d))
+    )
+    za, zb, zc = net.fourier()
+    keep = C.node_frequencies(net) != 6
+    net = C.CoGSNet(net.ua[keep], net.ub[keep], net.w[keep]) + ab
+    rows = pd.DataFrame(analyse_net(net, g)).set_index("k")
+    assert rows["error"].max() < 1e-10 and rows["factorable"].all()
+    assert list(rows["type"]) == [
+        "nu=i * xi",
+        "nu * syn",
+        "nu=i * xi",
+        "nu * syn",
+        "nu=i * xi",
+        "nu=i * syn_ab",
+    ]
+
+
+def test_engine_weight_decay_over_d_is_the_papers_adam_on_the_summed_loss():
+    # independent computation: torch.optim.Adam with weight decay wd on the loss summed over
+    # the d outputs (the paper's normalization) from the same init and pairs; Adam on
+    # loss / d with wd / d is the same path when eps is scaled by d too (eps 1e-8 d here),
+    # so the engine's weights (wd / d, eps 1e-8) differ only through eps
+    import torch
+
+    from lmech.data.groups import cyclic, train_test_split
+    from lmech.experiment.group import train_on_group
+    from lmech.nn.group import GroupMLP, group_data
+
+    d, q, wd, lr, steps = 11, 16, 0.05, 0.01, 25
+    _, params, _ = train_on_group(cyclic(d), seeds=[3], split_seeds=[4], fractions=[0.9],
+                                  weight_decays=[wd / d], width=q, steps=steps, lr=lr)  # fmt: skip
+    X, Y = group_data(cyclic(d))
+    tr = torch.from_numpy(train_test_split(cyclic(d), 0.9, 4)[0])
+
+    def adam(eps, summed, decay):
+        m = GroupMLP(d, q, "square", seed=3)
+        opt = torch.optim.Adam(m.parameters(), lr=lr, weight_decay=decay, eps=eps)
+        for _ in range(steps):
+            opt.zero_grad()
+            sq = ((m(X[tr]) - Y[tr]) ** 2).sum(1).mean()
+            (sq if summed else sq / d).backward()
+            opt.step()
+        return m.W.detach().numpy(), m.V.detach().numpy()
+
+    W, V = adam(1e-8 * d, True, wd)
+    assert np.abs(W - params["W"][0]).max() < 1e-10
+    assert np.abs(V - params["V"][0]).max() < 1e-10
+    # the paper's wd on the engine's mean loss (the old normalization: d times the decay)
+    # is a different path
+    W_old, _ = adam(1e-8, False, wd)
+    assert np.abs(W_old - params["W"][0]).max() > 1e-3
+
+
+def test_gallery_and_factorization_figures_draw_constructed_data():
+    from matplotlib.figure import Figure
+
+    from lmech.figures.grokking import block_gallery_figure, factorization_figure
+    from lmech.laws.grokking._cogs import analyse_net
+
+    net = C.order46_solution(11, [True, False, True, False, False])
+    assert isinstance(block_gallery_figure(net), Figure)
+    assert isinstance(block_gallery_figure(net, 2), Figure)
+    meas = pd.DataFrame(analyse_net(net, np.random.default_rng(0))).assign(d=11, member=0)
+    assert isinstance(
+        factorization_figure(law.factorization_theory(law.FacSpec(moduli=(11,))), meas), Figure
+    )
+    with pytest.raises(ValueError, match="no order-4/6 block"):
+        block_gallery_figure(C.order6_solution(5), 2) if False else block_gallery_figure(
+            C.CoGSNet.zero(5) + C.block_net(5, 1, *C.syn_block())
+        )
