@@ -82,9 +82,15 @@ def _declared_in(name: str) -> Law | None:
     return None
 
 
+def _catalog_built() -> bool:
+    """Whether the full catalog is at hand (built, or replaced by a caller's own)."""
+    info = getattr(_catalog, "cache_info", None)
+    return info is None or info().currsize > 0
+
+
 def get(name: str) -> Law:
     """The registered law called ``name``; UnknownLawError lists close and valid names."""
-    if _catalog.cache_info().currsize == 0 and (law := _declared_in(name)) is not None:
+    if not _catalog_built() and (law := _declared_in(name)) is not None:
         return law
     catalog = _catalog()
     if name not in catalog:

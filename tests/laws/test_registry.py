@@ -38,3 +38,14 @@ def test_an_unknown_name_still_gets_the_catalogs_error():
 
     with pytest.raises(UnknownLawError, match="did you mean grokking-modular-addition"):
         registry.get("grokking-modular-additon")
+
+
+def test_a_catalog_replaced_by_a_caller_is_the_one_looked_up(monkeypatch):
+    from lmech.laws import registry
+
+    law = registry.get("qwem-closed-form")
+    fake = {"my-law": law}
+    monkeypatch.setattr(registry, "_catalog", lambda: fake)
+    assert registry.get("my-law") is law
+    with pytest.raises(UnknownLawError):
+        registry.get("grokking-modular-addition")  # not in the replaced catalog
