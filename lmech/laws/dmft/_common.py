@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lmech.experiment.dmft import regression_task
+from lmech import progress
+from lmech.experiment.dmft import regression_task, train_mean_field
 from lmech.laws.spec import LawSpec, param
 
 
@@ -83,3 +84,29 @@ def exponent_interval(
             slopes.append(np.polyfit(x, 0.5 * np.log(m), 1)[0])
     lo, hi = np.percentile(slopes, [2.5, 97.5]) if slopes else (np.nan, np.nan)
     return float(lo), float(hi)
+
+
+def train_width_sweep(spec, seed: int, device: str, *, depth: int = 1) -> pd.DataFrame:
+    """``spec.seeds`` mean-field networks with ``depth`` hidden layers at each of
+    ``spec.widths``, trained one width at a time (:func:`train_mean_field`): the history
+    table of all of them, with progress per width."""
+    X, _, y, yt = task(spec)
+    label = "muP two-layer widths" if depth == 1 else f"muP depth-{depth} widths"
+    parts = []
+    with progress.task(label, len(spec.widths)) as advance:
+        for w in spec.widths:
+            hist, _ = train_mean_field(
+                X, y, yt, widths=[w], seeds=spec.seeds, gamma0=spec.gamma0, lr=spec.lr,
+                steps=spec.steps, log_every=spec.log_every, activation=spec.activation,
+                seed=seed, device=device, depth=depth,
+            )  # fmt: skip
+            parts.append(hist)
+            advance(1)
+    return pd.concat(parts, ignore_index=True)
+
+
+def worst_loss_rel(m: pd.DataFrame, q: pd.DataFrame, prefix: str = "") -> float:
+    """The largest |m / q - 1| over the train and test losses (q's columns ``prefix``-ed)."""
+    return max(
+        float(np.max(np.abs(m[c] / q[prefix + c] - 1.0))) for c in ("train_loss", "test_loss")
+    )

@@ -66,10 +66,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lmech import progress
-from lmech.experiment.dmft import train_mean_field
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
-from lmech.laws.dmft._common import TaskSpec, exponent_interval, log_steps, rms_deviation, task
+from lmech.laws.dmft._common import (
+    TaskSpec,
+    exponent_interval,
+    log_steps,
+    rms_deviation,
+    task,
+    train_width_sweep,
+    worst_loss_rel,
+)
 from lmech.laws.spec import param
 from lmech.theory.dmft import dmft_deep
 
@@ -151,24 +157,8 @@ def theory(spec: Spec) -> pd.DataFrame:
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
-    X, _, y, yt = task(spec)
-    parts = []
-    with progress.task(f"muP depth-{spec.depth} widths", len(spec.widths)) as advance:
-        for w in spec.widths:
-            hist, _ = train_mean_field(
-                X, y, yt, widths=[w], seeds=spec.seeds, gamma0=spec.gamma0, lr=spec.lr,
-                steps=spec.steps, log_every=spec.log_every, activation=spec.activation,
-                seed=seed, device=device, depth=spec.depth,
-            )  # fmt: skip
-            parts.append(hist)
-            advance(1)
-    return pd.concat(parts, ignore_index=True)[list(EXPERIMENT_COLUMNS)]
-
-
-def _worst_rel(m: pd.DataFrame, q: pd.DataFrame, prefix: str = "") -> float:
-    return max(
-        float(np.max(np.abs(m[c] / q[prefix + c] - 1.0))) for c in ("train_loss", "test_loss")
-    )
+    meas = train_width_sweep(spec, seed, device, depth=spec.depth)
+    return meas[list(EXPERIMENT_COLUMNS)]
 
 
 def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
@@ -176,10 +166,10 @@ def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
     widest = meas[meas["width"] == meas["width"].max()]
     m = widest.groupby("step")[["train_loss", "test_loss", "alignment"]].mean()
     q = p.loc[m.index]
-    rel = _worst_rel(m, q)
+    rel = worst_loss_rel(m, q)
     align = float(np.max(np.abs(m["alignment"] - q["alignment"])))
-    lazy = _worst_rel(m, q, "lazy_")
-    noresp = _worst_rel(m, q, "noresp_")
+    lazy = worst_loss_rel(m, q, "lazy_")
+    noresp = worst_loss_rel(m, q, "noresp_")
     dev = rms_deviation(pred, meas)
     slope, _ = np.polyfit(np.log(dev.index.to_numpy(float)), np.log(dev.to_numpy()), 1)
     lo, hi = exponent_interval(pred, meas)

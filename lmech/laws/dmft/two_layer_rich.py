@@ -59,8 +59,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lmech import progress
-from lmech.experiment.dmft import train_two_layer
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.dmft._common import (
     TaskSpec,
@@ -69,6 +67,8 @@ from lmech.laws.dmft._common import (
     network_bytes,
     rms_deviation,
     task,
+    train_width_sweep,
+    worst_loss_rel,
 )
 from lmech.laws.spec import param
 from lmech.theory.dmft import dmft_two_layer
@@ -118,18 +118,7 @@ def theory(spec: Spec) -> pd.DataFrame:
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
-    X, _, y, yt = task(spec)
-    parts = []
-    with progress.task("muP two-layer widths", len(spec.widths)) as advance:
-        for w in spec.widths:
-            hist, _ = train_two_layer(
-                X, y, yt, widths=[w], seeds=spec.seeds, gamma0=spec.gamma0, lr=spec.lr,
-                steps=spec.steps, log_every=spec.log_every, activation=spec.activation,
-                seed=seed, device=device,
-            )  # fmt: skip
-            parts.append(hist)
-            advance(1)
-    return pd.concat(parts, ignore_index=True)[list(EXPERIMENT_COLUMNS)]
+    return train_width_sweep(spec, seed, device)[list(EXPERIMENT_COLUMNS)]
 
 
 def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
@@ -137,11 +126,9 @@ def evaluate(pred: pd.DataFrame, meas: pd.DataFrame) -> Evaluation:
     widest = meas[meas["width"] == meas["width"].max()]
     m = widest.groupby("step")[["train_loss", "test_loss", "alignment"]].mean()
     q = p.loc[m.index]
-    rel = max(float(np.max(np.abs(m[c] / q[c] - 1.0))) for c in ("train_loss", "test_loss"))
+    rel = worst_loss_rel(m, q)
     align = float(np.max(np.abs(m["alignment"] - q["alignment"])))
-    lazy = max(
-        float(np.max(np.abs(m[c] / q["lazy_" + c] - 1.0))) for c in ("train_loss", "test_loss")
-    )
+    lazy = worst_loss_rel(m, q, "lazy_")
     dev = rms_deviation(pred, meas)
     slope, _ = np.polyfit(np.log(dev.index.to_numpy(float)), np.log(dev.to_numpy()), 1)
     lo, hi = exponent_interval(pred, meas)
