@@ -92,6 +92,7 @@ from lmech.theory.dmft._common import (
     check_time_grid,
     pair_expectations,
 )
+from lmech.theory.dmft.two_layer import kernel_alignment
 
 __all__ = ["DEEP_ACTIVATIONS", "DeepResult", "dmft_deep", "deep_ntk"]
 
@@ -145,8 +146,7 @@ class DeepResult:
 
     @property
     def alignment(self) -> np.ndarray:
-        y = self.y
-        return np.array([float(y @ k @ y / (np.linalg.norm(k) * (y @ y))) for k in self.kernel])
+        return np.array([kernel_alignment(k, self.y) for k in self.kernel])
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
