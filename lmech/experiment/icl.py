@@ -25,6 +25,7 @@ import torch
 
 from lmech._memory import check_allocation
 from lmech.errors import InputError
+from lmech.experiment._aligned import aligned_cross_moments
 from lmech.seeding import torch_generator
 
 __all__ = [
@@ -566,17 +567,11 @@ def sample_context_statistics(tasks: torch.Tensor, ell: int, rho: float, gen: to
     r"""The same (h, x_q, y_q) as :func:`sample_contexts`, in O(ell + d) per context.
 
     ``tasks`` is (..., n, d); the outputs have its leading shape. The context enters h only
-    through :math:`X^\top y` and :math:`|y|^2`. Split each token along the task direction
-    :math:`\hat w = w/|w|`: :math:`x_i = a_i\hat w + x_i^\perp` with :math:`a_i \sim
-    N(0, 1/d)` independent of :math:`x_i^\perp \sim N(0, (I - \hat w\hat w^\top)/d)`, and
-    :math:`y_i = |w|a_i + \sqrt\rho\,\eta_i`. Given (a, eta),
-    :math:`\sum_i y_ix_i^\perp \sim N(0, |y|^2 (I - \hat w\hat w^\top)/d)`, so
-
-    .. math:: X^\top y = \hat w\sum_i a_iy_i + \sqrt{|y|^2/d}\,(I - \hat w\hat w^\top)z,
-              \quad z \sim N(0, I_d),
-
-    which has exactly the distribution of direct token sampling (a zero task uses
-    :math:`\hat w = e_1`). The query token and its label are drawn directly.
+    through :math:`X^\top y` and :math:`|y|^2`, which
+    :func:`lmech.experiment._aligned.aligned_cross_moments` draws from their exact joint
+    law (tokens :math:`x_i \sim N(0, I/d)`, :math:`y_i = w^\top x_i + \sqrt\rho\,\eta_i`),
+    so h has exactly the distribution of direct token sampling. The query token and its
+    label are drawn directly.
 
     References:
         Lu et al. (2025), the context statistics h of the reduced model; this exact
@@ -591,17 +586,15 @@ def sample_context_statistics(tasks: torch.Tensor, ell: int, rho: float, gen: to
     *lead, n, d = tasks.shape
     w = tasks.reshape(-1, d).to(device="cpu", dtype=torch.float64)  # drawn on CPU
     m = len(w)
-    a = torch.randn(m, ell, generator=gen, dtype=torch.float64) / math.sqrt(d)
-    eta = torch.randn(m, ell, generator=gen, dtype=torch.float64)
-    z = torch.randn(m, d, generator=gen, dtype=torch.float64)
-    xq = torch.randn(m, d, generator=gen, dtype=torch.float64) / math.sqrt(d)
-    eq = torch.randn(m, generator=gen, dtype=torch.float64)
-    norm = w.norm(dim=1, keepdim=True)
-    what = torch.where(norm > 0, w / norm.clamp(min=1e-300), torch.eye(1, d, dtype=w.dtype))
-    y = norm * a + math.sqrt(rho) * eta
-    s2 = (y * y).sum(1, keepdim=True)
-    perp = z - what * (what * z).sum(1, keepdim=True)
-    hx = (d / ell) * (what * (a * y).sum(1, keepdim=True) + (s2 / d).sqrt() * perp)
+
+    def normal(shape):
+        return torch.randn(shape, generator=gen, dtype=torch.float64)
+
+    # tokens x = x~ / sqrt(d), x~ ~ N(0, I): y = (w / sqrt(d))^T x~ and X^T y = X~^T y / sqrt(d)
+    xy, s2 = aligned_cross_moments(w / math.sqrt(d), ell, math.sqrt(rho), normal)
+    xq = normal((m, d)) / math.sqrt(d)
+    eq = normal((m,))
+    hx = (math.sqrt(d) / ell) * xy
     h = torch.cat([hx, s2 / ell], 1)
     yq = (w * xq).sum(1) + math.sqrt(rho) * eq
     return h.reshape(*lead, n, d + 1), xq.reshape(*lead, n, d), yq.reshape(*lead, n)

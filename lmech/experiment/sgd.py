@@ -34,6 +34,7 @@ import torch
 
 from lmech._memory import check_allocation
 from lmech.errors import InputError
+from lmech.experiment._aligned import aligned_cross_moments
 from lmech.seeding import torch_generator
 from lmech.theory.sgd import check_batches, check_schedule, check_spectrum
 
@@ -200,18 +201,11 @@ def online_sgd(
 
 
 def _projected_gradient(delta, sq, sigma, b, gen, f64) -> torch.Tensor:
-    """Minibatch gradient drawn from its exact law (see ``online_sgd(sampler=...)``)."""
-    v = delta * sq
-    norm = v.norm(dim=-1, keepdim=True)
-    u = torch.where(norm > 0, v / norm.clamp_min(1e-300), torch.zeros_like(v))
-    u[..., 0] = torch.where(norm[..., 0] > 0, u[..., 0], torch.ones_like(u[..., 0]))
-    alpha = _normal((*delta.shape[:-1], b), gen, f64)
-    resid = norm * alpha - _normal((*delta.shape[:-1], b), gen, f64) * sigma
-    s1 = (alpha * resid).sum(-1, keepdim=True)
-    s2 = (resid * resid).sum(-1, keepdim=True)
-    xi = _normal(delta.shape, gen, f64)
-    perp = xi - u * (u * xi).sum(-1, keepdim=True)
-    return sq * (u * s1 + s2.sqrt() * perp) / b
+    """Minibatch gradient drawn from its exact law (see ``online_sgd(sampler=...)``): with
+    v = Sigma^{1/2} Delta and residuals r_b = v^T z_b - eps_b, the gradient is
+    Sigma^{1/2} sum_b z_b r_b / B (:func:`lmech.experiment._aligned.aligned_cross_moments`)."""
+    xy, _ = aligned_cross_moments(delta * sq, b, -sigma, lambda s: _normal(s, gen, f64))
+    return sq * xy / b
 
 
 def multipass_sgd(

@@ -33,6 +33,7 @@ import torch
 
 from lmech._memory import check_allocation
 from lmech.errors import InputError
+from lmech.experiment._aligned import aligned_cross_moments
 
 
 def sample_statistics(
@@ -42,17 +43,11 @@ def sample_statistics(
     D = len(spectrum)
     half = spectrum.sqrt()
     w = torch.randn(batch, D, generator=gen, dtype=torch.float64) / math.sqrt(D)
-    a = half * w
-    na = a.norm(dim=1, keepdim=True).clamp(min=1e-300)
-    ah = a / na
-    zeta = torch.randn(batch, P, generator=gen, dtype=torch.float64)
-    eps = torch.randn(batch, P, generator=gen, dtype=torch.float64)
-    y = na * zeta + math.sqrt(noise) * eps
-    s_zy = (zeta * y).sum(1, keepdim=True)
-    s_yy = (y * y).sum(1, keepdim=True)
-    u = torch.randn(batch, D, generator=gen, dtype=torch.float64)
-    u = u - ah * (ah * u).sum(1, keepdim=True)
-    return w, half * (ah * s_zy + s_yy.sqrt() * u) / P
+    # x = half * x~ with x~ ~ N(0, I): y = (half * w)^T x~ and X^T y = half * X~^T y
+    xy, _ = aligned_cross_moments(
+        half * w, P, math.sqrt(noise), lambda s: torch.randn(s, generator=gen, dtype=torch.float64)
+    )
+    return w, half * xy / P
 
 
 def _setup(spectrum, alpha, batch, device):
