@@ -430,7 +430,9 @@ def sweep_cmd(
             "(tuple fields: values separated by ';'); repeat for a grid",
         ),
     ] = None,
-    seeds: Annotated[str, typer.Option(help="N (seeds 0..N-1) or a list like 0,3,7")] = "1",
+    seeds: Annotated[
+        str, typer.Option(help="N (seeds 0..N-1), a list like 0,3,7, or K, for seed K alone")
+    ] = "1",
     preset: Annotated[str, typer.Option(help="smoke | quick | paper (the base spec)")] = "quick",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="a fixed override of the base spec: key=value")

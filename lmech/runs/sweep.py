@@ -279,7 +279,7 @@ def parse_axis(text: str, spec: Any) -> tuple[str, list[str]]:
 
 
 def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
-    """``N`` -> seeds 0..N-1; ``a,b,c`` -> those seeds (each in [0, 2^63 - 1])."""
+    """``N`` -> seeds 0..N-1; ``a,b,c`` -> those seeds (each in [0, 2^63 - 1]); ``K,`` -> seed K alone."""
     from lmech.seeding import check_seed
 
     if isinstance(text, int) and not isinstance(text, bool):
@@ -289,8 +289,11 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
     else:
         raw = text.strip()
         try:
-            if "," in raw:
-                seeds = [check_seed(int(s.strip(), 10), "--seeds") for s in raw.split(",")]
+            if "," in raw:  # a trailing comma makes a one-seed list: "3," is seed 3 alone
+                parts = raw.split(",")
+                if parts[-1].strip() == "" and len(parts) > 1:
+                    parts = parts[:-1]
+                seeds = [check_seed(int(s.strip(), 10), "--seeds") for s in parts]
             else:
                 n = int(raw, 10)
                 if n < 1 or n > MAX_POINTS:
@@ -299,7 +302,7 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
         except ValueError:
             raise ConfigError(
                 f"--seeds expects a count N in 1..{MAX_POINTS} (seeds 0..N-1) or a list like "
-                f"0,3,7; got {text!r}"
+                f"0,3,7 (one seed K alone: 'K,', e.g. --seeds 0,); got {text!r}"
             ) from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds: give at least one seed and each seed once; got {text!r}")

@@ -86,6 +86,7 @@ def test_grid_ranges_and_lists_parse_to_the_field_types():
     key, values = parse_axis("groups=C_5;C_5,C_7", _spec())  # a tuple field: ';' between values
     assert key == "groups" and values == ["C_5", "C_5,C_7"]
     assert parse_seeds("3") == (0, 1, 2) and parse_seeds("0,7") == (0, 7)
+    assert parse_seeds("0,") == (0,) and parse_seeds(" 5 , ") == (5,)  # one seed alone
 
 
 @pytest.mark.parametrize(
@@ -115,8 +116,10 @@ def test_bad_sweeps_are_refused_before_anything_runs(tmp_path):
         plan_sweep(LAW, ["steps=10,20"], overrides={"steps": "5"}, out_dir=out)
     with pytest.raises(ConfigError, match=f"at most {MAX_POINTS}"):
         plan_sweep(LAW, ["steps=lin:1:200:200", "starts=lin:1:100:100"], out_dir=out)
-    with pytest.raises(ConfigError, match="--seeds"):
+    with pytest.raises(ConfigError, match="seed K alone: 'K,'"):
         parse_seeds("0")
+    with pytest.raises(ConfigError, match="--seeds"):
+        parse_seeds(",")
     with pytest.raises(ConfigError, match="each seed once"):
         parse_seeds("1,1")
     assert not list_points(out) if out.exists() else True
