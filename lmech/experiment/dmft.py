@@ -40,6 +40,7 @@ __all__ = [
     "ONSET_COLUMNS",
     "TWO_LAYER_COLUMNS",
     "empirical_ntk",
+    "feature_kernel_columns",
     "kernel_learning_curve",
     "lazy_network_curves",
     "regression_task",
@@ -123,6 +124,32 @@ def _deep_ntk_from_params(params, X, activation: str, derivative, depth: int) ->
     return K
 
 
+def _feature_kernels_from_params(params, X, activation: str, depth: int) -> list[torch.Tensor]:
+    """[(E, n, n)] feature kernels Phi^l = phi(h^l)^T phi(h^l) / N, l = 1..L, of every
+    member (the chain of :func:`_deep_ntk_from_params`; depth 1 is the two-layer net)."""
+    fn = _act(activation)
+    Ws = [params["input.weight"]] + [params[f"hidden.{i}.weight"] for i in range(depth - 1)]
+    N = Ws[0].shape[1]
+    h = torch.einsum("end,pd->enp", Ws[0], X)  # (E, N, n)
+    out = [fn(h).transpose(1, 2) @ fn(h) / N]
+    for W in Ws[1:]:
+        h = torch.einsum("enm,emp->enp", W, fn(h))
+        out.append(fn(h).transpose(1, 2) @ fn(h) / N)
+    return out
+
+
+def feature_kernel_columns(depth: int, num_train: int) -> list[str]:
+    """Column names ``phi{l}_{a}_{b}`` (layer l = 1..L, train points a <= b) of the
+    equal-time feature kernels Phi^l(t, t)[a, b] that :func:`train_mean_field` adds with
+    ``feature_kernels=True`` (and the deep DMFT law's theory table mirrors)."""
+    return [
+        f"phi{lay}_{a}_{b}"
+        for lay in range(1, depth + 1)
+        for a in range(num_train)
+        for b in range(a, num_train)
+    ]
+
+
 def train_two_layer(
     X: np.ndarray,
     y: np.ndarray,
@@ -165,6 +192,7 @@ def train_mean_field(
     alignment: bool = True,
     predictions: bool = False,
     depth: int = 1,
+    feature_kernels: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Train ``seeds`` mean-field MLPs with ``depth`` hidden layers per width; returns
     (history table, final test predictions).
@@ -178,9 +206,16 @@ def train_mean_field(
     History columns: :data:`TWO_LAYER_COLUMNS` (t = 2 lr step, the DMFT time). With
     ``predictions`` the second table has one row per (width, seed, point) with the
     centred output f - f_0 at the end of training on every point (train then test).
+    With ``feature_kernels`` the history also has the columns
+    :func:`feature_kernel_columns` (each member's Phi^l(t, t) on the training points,
+    read off its parameters at the logged steps).
     """
     if gamma0 <= 0:
         raise InputError(f"trained networks need gamma0 > 0; got {gamma0}")
+    if activation not in ("relu", "erf", "tanh", "identity"):
+        raise InputError(
+            f"activation must be one of ('relu', 'erf', 'tanh', 'identity'); got {activation!r}"
+        )
     P = len(y)
     dev = torch.device(device)
     Xt = torch.as_tensor(X, dtype=torch.float64, device=dev)
@@ -190,6 +225,7 @@ def train_mean_field(
     D = X.shape[1]
     deriv = _deriv(activation)
     log_steps = sorted(set(range(0, steps + 1, log_every)) | {steps})
+    iu = torch.triu_indices(P, P, device=dev)  # the feature-kernel columns' entries
     rows, preds = [], []
     for N in widths:
         spec = MLPSpec(D, int(N), depth=int(depth), activation=activation, bias=False)
@@ -202,6 +238,7 @@ def train_mean_field(
         ens = Ensemble(ens.template, ens.params, factors)
         f0_all = ens.forward(Xt).detach()[..., 0]  # (E, P_tot)
         kernels: dict[int, torch.Tensor] = {}
+        feats: dict[int, list[torch.Tensor]] = {}
         calls = [0]
 
         def ntk_of(params):
@@ -209,19 +246,28 @@ def train_mean_field(
                 return _ntk_from_params(params, Xtr, activation, deriv)
             return _deep_ntk_from_params(params, Xtr, activation, deriv, int(depth))
 
-        def hook(params, calls=calls, kernels=kernels):
+        def feats_of(params):  # (E, L * P (P + 1) / 2), the upper triangles, layer-major
+            ks = _feature_kernels_from_params(params, Xtr, activation, int(depth))
+            return torch.cat([k[:, iu[0], iu[1]] for k in ks], dim=1).detach().cpu()
+
+        def hook(params, calls=calls, kernels=kernels, feats=feats):
             s = calls[0]
             calls[0] += 1
             if alignment and s in log_steps:
                 kernels[s] = ntk_of(params)
+            if feature_kernels and s in log_steps:
+                feats[s] = feats_of(params)
 
+        record = alignment or feature_kernels
         run = train(
             ens, Xtr, ytr, lr=lr, steps=steps, center=True, log_steps=log_steps,
             observers=("loss",), test=(Xte, yte), seed=derive_seed(seed, "dmft-batches"),
-            pre_step=hook if alignment else None,
+            pre_step=hook if record else None,
         )  # fmt: skip
         if alignment:
             kernels[steps] = ntk_of(ens.params)
+        if feature_kernels:
+            feats[steps] = feats_of(ens.params)
         tr = run.scalar("loss")
         te = run.scalar("loss", "test")
         for s in log_steps:
@@ -230,16 +276,20 @@ def train_mean_field(
                 if alignment:
                     K = kernels[s][e]
                     al = float(ytr @ K @ ytr / (torch.linalg.norm(K) * (ytr @ ytr)))
-                rows.append(
-                    (int(N), e, s, 2.0 * lr * s, float(tr.loc[s, e]), float(te.loc[s, e]), al)
-                )
+                row = (int(N), e, s, 2.0 * lr * s, float(tr.loc[s, e]), float(te.loc[s, e]), al)
+                if feature_kernels:
+                    row = row + tuple(feats[s][e].tolist())
+                rows.append(row)
         if predictions:
             with torch.no_grad():
                 out = (ens.forward(Xt)[..., 0] - f0_all).cpu().numpy()
             for e in range(seeds):
                 for j in range(out.shape[1]):
                     preds.append((int(N), e, j, float(out[e, j])))
-    hist = pd.DataFrame(rows, columns=list(TWO_LAYER_COLUMNS))
+    cols = list(TWO_LAYER_COLUMNS)
+    if feature_kernels:
+        cols += feature_kernel_columns(int(depth), P)
+    hist = pd.DataFrame(rows, columns=cols)
     pred = pd.DataFrame(preds, columns=["width", "seed", "point", "f"]) if predictions else None
     return hist, pred
 

@@ -198,3 +198,39 @@ def test_train_mean_field_depth_one_is_train_two_layer():
     assert a.equals(b)
     assert len(c) == len(a) and np.isfinite(c.to_numpy(float)).all()
     assert np.allclose(c[c.step == 0].train_loss, (y**2).mean())  # centred
+
+
+@pytest.mark.parametrize("depth,act", [(1, "relu"), (2, "relu"), (3, "tanh")])
+def test_feature_kernel_columns_are_the_models_features(depth, act):
+    # independent: the built member module's named pre-activations (model.features), not
+    # the parameter chain; at step 0 the members are the engine's initial draws
+    from lmech.experiment.dmft import feature_kernel_columns
+    from lmech.seeding import derive_seed
+
+    X, y, yt = regression_task(5, 3, 4, 0)
+    N, g0 = 24, 1.0
+    kw = dict(widths=[N], seeds=2, gamma0=g0, lr=0.2, steps=3, log_every=1, activation=act,
+              depth=depth, seed=7)  # fmt: skip
+    h, _ = train_mean_field(X, y, yt, feature_kernels=True, **kw)
+    base, _ = train_mean_field(X, y, yt, **kw)
+    cols = feature_kernel_columns(depth, 5)
+    assert len(cols) == depth * 15
+    assert h[base.columns].equals(base)  # the option only adds columns
+    keys = ("dmft-net", N) if depth == 1 else ("dmft-deep-net", depth, N)
+    spec = MLPSpec(4, N, depth=depth, activation=act, bias=False)
+    p = Parameterization("mean-field", "sgd", richness=g0)
+    ens = Ensemble.from_spec(spec, p, [derive_seed(7, *keys, k) for k in range(2)],
+                             dtype="float64")  # fmt: skip
+    Xt = torch.as_tensor(X[:5])
+    phi = {"relu": torch.relu, "tanh": torch.tanh}[act]
+    iu = np.triu_indices(5)
+    for e in range(2):
+        feats = ens.member(e).features(Xt)
+        pre = [feats["input"]] + [feats[f"hidden.{i}"] for i in range(depth - 1)]
+        want = np.concatenate([(phi(a) @ phi(a).T / N).detach().numpy()[iu] for a in pre])
+        got = h[(h.step == 0) & (h.seed == e)][cols].to_numpy()[0]
+        assert np.allclose(got, want, rtol=1e-10, atol=1e-12)
+    # training moves them (the columns are logged per step, not copied)
+    first = h[(h.step == 0) & (h.seed == 0)][cols].to_numpy()
+    last = h[(h.step == 3) & (h.seed == 0)][cols].to_numpy()
+    assert np.abs(last - first).max() > 1e-4

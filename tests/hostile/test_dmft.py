@@ -114,8 +114,8 @@ def test_deep_linear_bad_input():
             dmft_deep_linear(nu, steps=5)
     with pytest.raises(InputError, match="gamma"):
         dmft_deep_linear(1.0, steps=5, gamma=-0.5)
-    with pytest.raises(InputError, match="depth=1"):
-        dmft_deep_linear(1.0, steps=5, depth=3)
+    with pytest.raises(InputError, match="depth=1"):  # the closure is one hidden layer
+        dmft_deep_linear(1.0, steps=5, depth=3, solver="quadrature")
     with pytest.raises(InputError, match="parameterization"):
         dmft_deep_linear(1.0, steps=5, parameterization="sp")
     with pytest.raises(InputError, match="steps"):
@@ -205,8 +205,12 @@ def test_deep_too_few_samples_for_the_requested_tolerance():
 
 def test_deep_options_and_activation():
     Kx, y = _ok()
-    with pytest.raises(InputError, match="twice-differentiable"):
-        _deep(Kx, y, activation="relu")
+    with pytest.raises(InputError, match="unknown DMFT activation 'softsign'"):
+        _deep(Kx, y, activation="softsign")
+    with pytest.raises(InputError, match="twice-differentiable.*estimator='stein'"):
+        _deep(Kx, y, activation="relu", estimator="jacobian")
+    with pytest.raises(InputError, match="estimator must be one of"):
+        _deep(Kx, y, estimator="jacobians")
     with pytest.raises(InputError, match="depth"):
         _deep(Kx, y, depth=0)
     with pytest.raises(InputError, match="n_samples"):
@@ -229,8 +233,14 @@ def test_predict_and_deep_law_spec_refuse_bad_values():
 
     g = np.random.default_rng(0)
     X = g.standard_normal((6, 3))
-    with pytest.raises(InputError, match="twice-differentiable"):
-        dmft_predict(X, X[:, 0], depth=2, activation="relu", steps=2, progress_label=None)
+    for depth in (1, 2):
+        with pytest.raises(InputError, match="unknown DMFT activation"):
+            dmft_predict(X, X[:, 0], depth=depth, activation="swish", steps=2,
+                         progress_label=None)  # fmt: skip
+    # ReLU at depth 2 is solved (Stein-estimated responses), not refused
+    r = dmft_predict(X, X[:, 0], depth=2, activation="relu", steps=2, n_samples=256,
+                     progress_label=None)  # fmt: skip
+    assert r.activation == "relu" and np.isfinite(r.train_loss).all()
     with pytest.raises(InputError, match="depth"):
         dmft_predict(X, X[:, 0], depth=0, progress_label=None)
     with pytest.raises(ConfigError):
@@ -238,4 +248,13 @@ def test_predict_and_deep_law_spec_refuse_bad_values():
     with pytest.raises(ConfigError):
         Spec(n_samples=256, n_jacobian=512)
     with pytest.raises(ConfigError):
-        Spec(activation="relu")
+        Spec(activation="softsign")
+
+
+def test_mean_field_engine_refuses_unknown_activation():
+    from lmech.experiment.dmft import regression_task, train_mean_field
+
+    X, y, yt = regression_task(4, 2, 3, 0)
+    with pytest.raises(InputError, match="activation must be one of"):
+        train_mean_field(X, y, yt, widths=[8], seeds=1, gamma0=1.0, lr=0.1, steps=1,
+                         log_every=1, activation="softsign")  # fmt: skip

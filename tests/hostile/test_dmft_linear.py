@@ -61,7 +61,7 @@ def test_divergence_is_a_convergence_error():
 @pytest.mark.parametrize(
     "kw",
     [dict(nu=0.0), dict(nu=-1.0), dict(nu=1.0, lr=0.0), dict(nu=1.0, gamma=-1.0),
-     dict(nu=1.0, depth=2), dict(nu=1.0, parameterization="sp"), dict(nu=1.0, steps=0),
+     dict(nu=1.0, depth=0), dict(nu=1.0, parameterization="sp"), dict(nu=1.0, steps=0),
      dict(nu=1.0, batch_ratio=0.0)],
 )  # fmt: skip
 def test_deep_linear_bad_input(kw):
@@ -73,3 +73,35 @@ def test_deep_linear_bad_input(kw):
 def test_deep_linear_divergence():
     with pytest.raises(ConvergenceError, match="lower lr"):
         dmft_deep_linear(0.25, steps=200, lr=0.6, gamma=1.0)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [(dict(depth=2.5), "depth"), (dict(depth=True), "depth"), (dict(depth=-1), "depth"),
+     (dict(depth=2, residual="yes"), "residual"), (dict(solver="exact"), "solver"),
+     (dict(depth=2, solver="quadrature"), "quadrature"), (dict(depth=2, gamma=0.0), "gamma > 0"),
+     (dict(depth=2, tol=0.0), "tol"), (dict(depth=2, tol=float("nan")), "tol"),
+     (dict(depth=2, max_iter=0), "max_iter"), (dict(depth=3, batch_ratio=-1.0), "batch_ratio"),
+     (dict(data_ratio=0.0), "data_ratio"), (dict(data_ratio=1.0, batch_ratio=1.0), "not both"),
+     (dict(data_ratio=1.0, solver="quadrature"), "repeated data"),
+     (dict(spectrum=[1.0, -0.5]), "spectrum"), (dict(spectrum=[[1.0]]), "spectrum"),
+     (dict(spectrum=[1.0, 0.5], target_power=[1.0]), "target_power"),
+     (dict(target_power=[1.0]), "needs spectrum"),
+     (dict(spectrum=[1.0], batch_ratio=1.0), "population"),
+     (dict(spectrum=np.ones(10**7), steps=20), "memory")],
+)  # fmt: skip
+def test_deep_linear_dmft_bad_input(kw, match):
+    with pytest.raises(InputError, match=match):
+        dmft_deep_linear(1.0, **{"steps": 5, **kw})
+
+
+def test_deep_linear_dmft_not_converged_and_diverged():
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        dmft_deep_linear(1.0, steps=20, lr=0.02, depth=2, max_iter=3)
+    with pytest.raises(ConvergenceError, match="lower lr"):
+        dmft_deep_linear(1.0, steps=60, lr=0.5, depth=3)
+
+
+def test_deep_linear_dmft_refuses_a_huge_system():
+    with pytest.raises(InputError, match="memory"):
+        dmft_deep_linear(1.0, steps=20000, lr=0.01, depth=4)

@@ -86,10 +86,13 @@ def exponent_interval(
     return float(lo), float(hi)
 
 
-def train_width_sweep(spec, seed: int, device: str, *, depth: int = 1) -> pd.DataFrame:
+def train_width_sweep(
+    spec, seed: int, device: str, *, depth: int = 1, feature_kernels: bool = False
+) -> pd.DataFrame:
     """``spec.seeds`` mean-field networks with ``depth`` hidden layers at each of
     ``spec.widths``, trained one width at a time (:func:`train_mean_field`): the history
-    table of all of them, with progress per width."""
+    table of all of them (with the feature-kernel columns if asked), with progress per
+    width."""
     X, _, y, yt = task(spec)
     label = "muP two-layer widths" if depth == 1 else f"muP depth-{depth} widths"
     parts = []
@@ -98,7 +101,7 @@ def train_width_sweep(spec, seed: int, device: str, *, depth: int = 1) -> pd.Dat
             hist, _ = train_mean_field(
                 X, y, yt, widths=[w], seeds=spec.seeds, gamma0=spec.gamma0, lr=spec.lr,
                 steps=spec.steps, log_every=spec.log_every, activation=spec.activation,
-                seed=seed, device=device, depth=depth,
+                seed=seed, device=device, depth=depth, feature_kernels=feature_kernels,
             )  # fmt: skip
             parts.append(hist)
             advance(1)

@@ -28,6 +28,7 @@ from lmech.theory.dmft.deep_linear import (
     lazy_linear_loss,
     marchenko_pastur_quadrature,
 )
+from lmech.theory.dmft.deep_linear_dmft import DeepLinearDMFTResult, solve_deep_linear_dmft
 from lmech.theory.dmft.finite_width import (
     KERNEL_OBSERVABLES,
     LazyVariance,
@@ -46,6 +47,7 @@ __all__ = [
     "KERNEL_OBSERVABLES",
     "RichVariance",
     "rich_prediction_variance",
+    "DeepLinearDMFTResult",
     "DeepLinearResult",
     "DeepResult",
     "deep_ntk",
@@ -60,4 +62,5 @@ __all__ = [
     "lazy_linear_loss",
     "lazy_prediction_variance",
     "marchenko_pastur_quadrature",
+    "solve_deep_linear_dmft",
 ]

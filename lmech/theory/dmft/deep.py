@@ -66,8 +66,25 @@ Jacobian remainder, and B's leading per-sample term :math:`\phi''(u) r` (mean 0)
 subtracted. So the Monte-Carlo error is O(gamma_0 / sqrt(S)) and the gamma_0 = 0 limit is
 exact NTK descent.
 
-Activations must be twice differentiable (``tanh``, ``erf``, ``identity``): the
-responses need phi'' and ReLU's is a delta. Cost per sweep O(S T^2 P_tot (T P_tot + P) L)
+Activations with a weak second derivative (ReLU: phi'' is a delta) use a second
+estimator, ``estimator="stein"`` (the default for ``relu``): Gaussian integration by parts
+over the sampled sources. For a causal functional F(k) of a Gaussian source x with
+covariance C, Stein's lemma on the leading block x(s < k) (or s <= k) gives
+:math:`E[\partial F(k)/\partial x(s)] = E[F(k)\,x_{<k}^\top]\,C_{<k,<k}^{+}`, which needs
+no derivative of phi at all. Restricting to the leading block keeps the map causal
+(the full-C inverse mixes future times in and the fixed point then fails to converge);
+eigenvalues below 1e-8 of the block's largest are dropped. Control variates with known
+mean derivative are subtracted first (see ``_stein_layer``): for A and f the zeroth-
+and first-order paths :math:`\phi(u)` and :math:`\gamma_0\phi'(u)\sum_s M_h\phi'(u)r`,
+whose derivative's mean is :math:`E[\phi'(u)\phi'(u)] \odot M_h` (closed form for ReLU
+and erf over the source's two-time kernel); for B the term :math:`\phi'(u)r`. At
+gamma_0 = 0 the remainders vanish and the Stein solver is exact NTK descent too.
+Measured (P = 8, T = 9, depth 2, gamma_0 = 1, S = 16384): 1.1% RMS sampler spread of the
+losses (1.8% at S = 8192); tanh's Stein and Jacobian curves agree within their ~1% spread.
+The Jacobian estimator with ReLU's delta dropped is biased (13% low late train loss
+against networks at N = 1024); it is refused.
+
+Cost per sweep O(S T^2 P_tot (T P_tot + P) L)
 for the samples and O(S_J P_tot P^2 T^3 L) for the Jacobians; memory O(S T P_tot + S_J T^2
 P_tot P + L T^2 P_tot^2).
 """
@@ -94,9 +111,14 @@ from lmech.theory.dmft._common import (
 )
 from lmech.theory.dmft.two_layer import kernel_alignment
 
-__all__ = ["DEEP_ACTIVATIONS", "DeepResult", "dmft_deep", "deep_ntk"]
+__all__ = ["DEEP_ACTIVATIONS", "ESTIMATORS", "DeepResult", "dmft_deep", "deep_ntk"]
 
-DEEP_ACTIVATIONS = ("tanh", "erf", "identity")
+DEEP_ACTIVATIONS = ("tanh", "erf", "identity", "relu")
+SMOOTH_ACTIVATIONS = ("tanh", "erf", "identity")  # phi'' is a function: Jacobian estimator
+ESTIMATORS = ("auto", "jacobian", "stein")
+# eigenvalues of a source covariance below this fraction of its largest are dropped from
+# the Stein pseudo-inverse: those directions carry under 1e-4 of the source's amplitude
+_STEIN_RCOND = 1e-8
 
 
 def _second(name: str):
@@ -104,6 +126,8 @@ def _second(name: str):
         return lambda x: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)
     if name == "erf":
         return lambda x: (-4.0 / math.sqrt(math.pi)) * x * np.exp(-x * x)
+    # identity: phi'' = 0. ReLU: phi'' is a delta, dropped here; only the biased
+    # phi''-free ablation reaches this branch (the solver uses the Stein estimator)
     return np.zeros_like
 
 
@@ -214,6 +238,14 @@ def _psd_roots(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (V * r) @ V.T, (V * inv) @ V.T
 
 
+def _psd_pinv(C: np.ndarray, rcond: float) -> np.ndarray:
+    """Pseudo-inverse of a symmetric PSD matrix, eigenvalues below rcond * max dropped."""
+    w, V = np.linalg.eigh(0.5 * (C + C.T))
+    keep = w > rcond * max(float(w.max()), 1e-300)
+    Vk = V[:, keep]
+    return (Vk / w[keep]) @ Vk.T
+
+
 def _cv_congruent(K_mc: np.ndarray, K_exact: np.ndarray) -> np.ndarray:
     """Q K_mc(k, s) Q^T with Q = K_exact^{1/2} K_mc(0, 0)^{-1/2}: exact at (0, 0), positive
     semi-definite as a two-time covariance, and an error that scales with the kernel's
@@ -242,6 +274,7 @@ def dmft_deep(
     mc_tol: float | None = None,
     seed: int = 0,
     responses: bool = True,
+    estimator: str = "auto",
     progress_label: str | None = "DMFT deep",
 ) -> DeepResult:
     r"""Solve the deep DMFT (module docstring) for gradient descent on an equal-step grid.
@@ -252,11 +285,12 @@ def dmft_deep(
         t_grid: equally spaced times 0, dt, 2 dt, ...: one gradient-descent step of the
             (1/(2P)) sum (f - y)^2 loss per interval (a fine grid approximates the flow).
         depth: L >= 1 hidden layers (L = 1 is the two-layer network).
-        activation: ``tanh``, ``erf`` or ``identity`` (twice differentiable).
+        activation: ``tanh``, ``erf``, ``identity`` or ``relu``.
         gamma0: richness >= 0 (0: static NTK).
         y_test: (P_test,) test targets (optional).
         n_samples: S Monte-Carlo samples of each layer's single-site process.
-        n_jacobian: S_J of them carry exact Jacobians for the response functions.
+        n_jacobian: S_J of them carry exact Jacobians for the response functions
+            (Jacobian estimator only; the Stein estimator uses all S samples).
         damping: beta in X <- (1 - beta) X + beta X_new, in (0, 1].
         tol: relative fixed-point change at which the iteration stops.
         max_iter: sweep cap (default (T + 1)(L + 1), where the causal iteration is exact);
@@ -269,6 +303,10 @@ def dmft_deep(
         responses: False drops the response functions A and B of the hidden matrices
             (an ablation: the fields then ignore the reaction of W^l(0); the tests show
             that this misses trained networks at depth >= 2).
+        estimator: how the responses are estimated: ``jacobian`` (exact per-sample
+            tangents; needs phi'', so tanh, erf, identity), ``stein`` (Gaussian
+            integration by parts; any activation) or ``auto`` (jacobian where phi'' is a
+            function, stein for relu).
     """
     Kx = check_gram(Kx)
     g0 = check_gamma0(gamma0)
@@ -300,10 +338,23 @@ def dmft_deep(
     act = _activation(activation)
     if act.name not in DEEP_ACTIVATIONS:
         raise InputError(
-            f"dmft_deep needs a twice-differentiable activation {DEEP_ACTIVATIONS} (its "
-            f"response functions use phi''); got {act.name!r}. For ReLU two-layer networks "
-            "use dmft_two_layer"
+            f"dmft_deep supports the activations {DEEP_ACTIVATIONS}; got {act.name!r}. "
+            "Pass one of them by name"
         )
+    if estimator not in ESTIMATORS:
+        raise InputError(
+            f"estimator must be one of {ESTIMATORS} (how the response functions are "
+            f"estimated); got {estimator!r}"
+        )
+    if estimator == "auto":
+        estimator = "jacobian" if act.name in SMOOTH_ACTIVATIONS else "stein"
+    if estimator == "jacobian" and act.name not in SMOOTH_ACTIVATIONS:
+        raise InputError(
+            f"estimator='jacobian' needs a twice-differentiable activation "
+            f"{SMOOTH_ACTIVATIONS} (its tangents use phi''); {act.name!r} has a weak "
+            "second derivative. Use estimator='stein' (or 'auto')"
+        )
+    stein = estimator == "stein"
     for name, v, least in (("n_samples", n_samples, 16), ("n_jacobian", n_jacobian, 2)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < least:
             raise InputError(f"{name} must be an integer >= {least}; got {v!r}")
@@ -319,7 +370,8 @@ def dmft_deep(
     if max_iter < 1:
         raise InputError(f"max_iter must be >= 1; got {max_iter}")
     check_allocation(
-        8 * (L * S * T * (5 * Pt + 5 * P) + 6 * SJ * T * T * Pt * P + 8 * L * (T * Pt) ** 2),
+        8 * (L * S * T * (5 * Pt + 5 * P) + 6 * SJ * T * T * Pt * P + 8 * L * (T * Pt) ** 2)
+        + (8 * 4 * S * T * Pt if stein else 0),  # Stein: phi'(u), the path, the remainder
         f"the deep DMFT (depth {L}, {S} samples, {SJ} Jacobians, {T} times, {Pt} points)",
         "use fewer samples, Jacobian samples, grid times or points",
     )
@@ -406,6 +458,9 @@ def dmft_deep(
         out = {"phi": ph, "dphi": dph, "g": g, "Mh": Mh}
         if not jac:
             return out
+        if stein:
+            out.update(_stein_layer(lay, u, r, ph, g, Mh, Phi_prev, G_next))
+            return out
         if not responses and lay < L:  # the ablation needs only the top layer's tangent
             return out
         # the top layer's tangent has one column (r^L is a scalar): cheap on all samples
@@ -462,6 +517,71 @@ def dmft_deep(
     def cv(K_mc, K_exact):
         return K_mc + (K_exact - K_mc[0, :, 0, :])[None, :, None, :]
 
+    def dphi_of_sources(lay, u, Phi_prev):
+        """E[phi'(u(k)) phi'(u(s))] (T, Pt, T, P) of the Gaussian source u ~ GP(0, Phi_prev):
+        closed form where one exists, else the samples with the t = 0 control variate."""
+        if lay == 1:
+            return tile(dphis0[1][:, :P], Pt, P)
+        if act.name != "tanh":
+            _, e2 = pair_expectations(act, Phi_prev.reshape(T * Pt, T * Pt))
+            return e2.reshape(T, Pt, T, Pt)[:, :, :, :P].copy()
+        d = d2(u)
+        dP = (d.reshape(S, T * Pt).T @ d[:, :, :P].reshape(S, T * P) / S).reshape(T, Pt, T, P)
+        return cv(dP, dphis0[lay][:, :P])
+
+    def _stein_layer(lay, u, r, ph, g, Mh, Phi_prev, G_next):
+        """Responses by Gaussian integration by parts over the sampled sources (no phi'').
+
+        Stein's lemma for a Gaussian source x ~ N(0, C) independent of the other source:
+        E[dF/dx] = E[F x^T] C^+. Each F is first reduced by a control variate whose
+        derivative's mean is known: for A and f, F = phi(h(k)) minus phi(u(k)) (independent
+        of r) minus gamma0 phi'(u(k)) sum_s M_h(k, s) phi'(u(s)) r(s) (the first-order
+        path, mean derivative E[phi'(u) phi'(u)] M_h); for B, F = g(k) minus
+        phi'(u(k)) r(k) (mean derivative 0). What is left is O(gamma0^2) per sample for
+        smooth phi (O(gamma0^{3/2}) in RMS for ReLU, whose sign flips cost O(gamma0) with
+        probability O(gamma0)), so the O(gamma0) responses divided by gamma0 carry a
+        Monte-Carlo error O(gamma0 / sqrt(S)) (O(1/sqrt(gamma0 S)) for ReLU's B).
+        """
+        out = {}
+        dPu = dphi_of_sources(lay, u, Phi_prev)  # (T, Pt, T, P)
+        MhT = np.transpose(Mh, (0, 2, 1, 3))
+        lead = dPu * MhT
+        dpu = d2(u)
+        src = dpu[:, :, :P] * r  # phi'(u(s)) r(s), (S, T, P)
+        lin = np.zeros((S, T, Pt))
+        for k in range(1, T):
+            lin[:, k] = dpu[:, k] * _vec(Mh[k, :k], src[:, :k])
+        R = ph - d1(u) - g0 * lin  # (S, T, Pt), O(gamma0^2)
+        if lay == L:  # r^L = w^L(0) ~ N(0, 1), one column; f = ... + E[phi(h) w] / gamma0
+            w = r[:, 0, 0]
+            rem = np.einsum("nkp,n->kp", R, w, optimize=True) / S / g0 if g0 else 0.0
+            out["f_resp"] = lead.sum((2, 3)) + rem
+        elif responses:
+            rem = np.zeros((T, Pt, T, P))
+            if g0:
+                rr = r.reshape(S, T * P)
+                Cr = G_next.reshape(T * P, T * P)
+                for k in range(1, T):  # h(k) depends on r(s < k) only: the leading block
+                    n = k * P
+                    cov = R[:, k].T @ rr[:, :n] / S  # (Pt, k P)
+                    rem[k, :, :k] = (cov @ _psd_pinv(Cr[:n, :n], _STEIN_RCOND)).reshape(Pt, k, P)
+            out["a"] = lead + rem / g0 if g0 else lead
+        if lay >= 2 and responses:
+            b = np.zeros((T, P, T, P))
+            if g0:
+                RB = g - src  # g(k) - phi'(u(k)) r(k), (S, T, P), O(gamma0)
+                uu = u[:, :, :P].reshape(S, T * P)
+                Cu = Phi_prev[:, :P, :, :P].reshape(T * P, T * P)
+                for k in range(T):  # g(k) depends on u(s <= k) only: the leading block
+                    n = (k + 1) * P
+                    cov = RB[:, k].T @ uu[:, :n] / S  # (P, (k + 1) P)
+                    b[k, :, : k + 1] = (cov @ _psd_pinv(Cu[:n, :n], _STEIN_RCOND)).reshape(
+                        P, k + 1, P
+                    )
+                b /= g0
+            out["b"] = b
+        return out
+
     it, res, history = 0, float("inf"), []
     bar = progress.task(progress_label, max_iter) if progress_label else _null()
     with bar as advance:
@@ -486,7 +606,12 @@ def dmft_deep(
                 )
                 dP = cv(dP, dphis0[lay][:, :P])
                 MhT = np.transpose(o["Mh"], (0, 2, 1, 3))
-                if lay < L and responses:
+                if stein:
+                    if lay < L:
+                        new_A.append(o["a"] if responses else np.zeros((T, Pt, T, P)))
+                    else:
+                        stats["f_resp"] = o["f_resp"]
+                elif lay < L and responses:
                     rem = o["a_full"].reshape(T, Pt, T, P) - o["lead_J"]
                     new_A.append(dP * MhT + rem)
                 elif lay < L:

@@ -56,11 +56,18 @@ S is kept as diag + a sum of rank-1 terms (two per step): cost O(T^2 K blocks).
 Lazy limit: at gamma -> 0, S and q stay at S_0 and 1 and the squared error is the closed
 form :math:`\int (1 - \eta_0 (1 + \lambda))^{2t} d\mu(\lambda)`.
 
-Limits: depth 1 only (a hidden N x N matrix makes the vectors products of free random
-matrices, which this closure does not cover; deeper networks raise InputError);
-isotropic data (a non-identity data covariance does not commute with S_0); fresh data
-at every step (repeated data couples the steps through a second random matrix, the
-sample covariance, which does not commute with S_0 either).
+Depth L >= 2 (hidden N x N matrices, plain or residual with 1/sqrt(L) branches) is
+solved by the DMFT of :mod:`lmech.theory.dmft.deep_linear_dmft` (``depth >= 2``, or
+``solver="dmft"`` at any depth): per-layer T x T correlation and response functions,
+found by a fixed-point iteration; at depth 1 it agrees with this closure to round-off
+(tested), which checks both.
+
+Limits: the quadrature closure is depth 1 only (a hidden N x N matrix makes the vectors
+products of free random matrices); isotropic data (a non-identity data covariance does
+not commute with S_0); fresh data at every step (repeated data couples the steps through
+a second random matrix, the sample covariance, which does not commute with S_0 either;
+``data_ratio`` = P / D solves it with the DMFT, which adds that matrix as one more
+random layer).
 """
 
 from __future__ import annotations
@@ -133,11 +140,17 @@ class DeepLinearResult:
     step: np.ndarray
     test_loss: np.ndarray  # E[(f - f_0 - y)^2] = |e|^2 (one-pass: train = test)
     readout_norm: np.ndarray  # q = |w|^2 / N
-    target_kernel: np.ndarray  # b_*^T (S + q) b_*: the NTK in the target direction
+    target_kernel: np.ndarray  # b_*^T (S + q) b_*: the NTK in the target direction (depth 1)
     nu: float
     gamma: float
     lr: float
-    n_nodes: int
+    n_nodes: int  # quadrature nodes (0 for the DMFT solver)
+    depth: int = 1
+    residual: bool = False
+    iterations: int = 0  # DMFT fixed-point iterations (0: the closed quadrature map)
+    fixed_point_residual: float = 0.0  # last relative change of the DMFT order parameters
+    order_parameters: object = None  # the DMFT's DeepLinearDMFTResult (C, R per layer)
+    train_loss: np.ndarray | None = None  # loss on the P reused points (data_ratio); DMFT only
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -160,6 +173,13 @@ def dmft_deep_linear(
     depth: int = 1,
     n_nodes: int | None = None,
     batch_ratio: float | None = None,
+    residual: bool = False,
+    data_ratio: float | None = None,
+    spectrum=None,
+    target_power=None,
+    solver: str = "auto",
+    tol: float = 1e-11,
+    max_iter: int | None = None,
 ) -> DeepLinearResult:
     r"""Test-loss curve of a linear network in the proportional limit (module docstring).
 
@@ -169,10 +189,33 @@ def dmft_deep_linear(
         lr: eta_0; the network's learning rate is eta = lr gamma^2 N.
         gamma: richness (``mup``); ignored for ``ntk`` (gamma = nu^{-1/2}). 0 = lazy.
         parameterization: ``"mup"`` or ``"ntk"``.
-        depth: hidden layers; only 1 is solved (module docstring, Limits).
+        depth: hidden layers L (L - 1 hidden N x N matrices); the convention of
+            :mod:`lmech.experiment.deep_linear`.
         n_nodes: quadrature nodes K (default T + 8; fewer than T + 2 is not exact).
         batch_ratio: B / D for one-pass SGD with B fresh samples per step (None: the
             infinite batch, i.e. the population gradient).
+        data_ratio: alpha = P / D for full-batch gradient descent on P training points
+            reused at every step (DMFT solver; ``train_loss`` is then the loss on them).
+        spectrum: eigenvalues lambda_k of the input covariance, one per input direction
+            (or an equally weighted sample of its spectral law, e.g. a power law
+            k^{-a}); population gradient only (DMFT solver). ``test_loss`` is then
+            e^T Sigma e, the test MSE under that input law.
+        target_power: D E[b_{*k}^2] along each eigendirection (default 1: an isotropic
+            target of unit norm); same length as ``spectrum``.
+        residual: residual branches h^{l+1} = h^l + W h^l / sqrt(N L) (depth >= 2).
+        solver: ``"auto"`` (quadrature at depth 1, DMFT above), ``"quadrature"`` or
+            ``"dmft"``.
+        tol, max_iter: stopping rule of the DMFT fixed point (ConvergenceError if
+            ``max_iter`` iterations do not bring the relative change below ``tol``).
+
+    Raises:
+        InputError: bad arguments; ConvergenceError: divergent dynamics or no DMFT
+            fixed point.
+
+    Examples:
+        >>> r = dmft_deep_linear(1.0, steps=20, lr=0.02, depth=2)
+        >>> bool(r.test_loss[-1] < r.test_loss[0]), r.fixed_point_residual < 1e-10
+        (True, True)
     """
     nu = _positive("nu (width ratio N/D)", nu)
     lr = _positive("lr", lr)
@@ -183,10 +226,16 @@ def dmft_deep_linear(
     g = 1.0 / math.sqrt(nu) if parameterization == "ntk" else _positive(
         "gamma (richness)", gamma, allow_zero=True
     )  # fmt: skip
-    if depth != 1:
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
+        raise InputError(f"depth must be a positive integer (hidden layers); got {depth!r}")
+    if not isinstance(residual, bool | np.bool_):
+        raise InputError(f"residual must be True or False; got {residual!r}")
+    if solver not in ("auto", "quadrature", "dmft"):
+        raise InputError(f"solver must be 'auto', 'quadrature' or 'dmft'; got {solver!r}")
+    if solver == "quadrature" and depth != 1:
         raise InputError(
-            f"dmft_deep_linear solves one hidden layer (depth=1); got depth={depth!r}. With a "
-            "hidden N x N matrix the closure of this solver does not hold"
+            f"the quadrature closure solves one hidden layer (depth=1); got depth={depth!r}. "
+            "Use solver='auto' or 'dmft' for deeper networks"
         )
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
         raise InputError(f"steps must be a positive integer; got {steps!r}")
@@ -196,6 +245,25 @@ def dmft_deep_linear(
         raise InputError(f"n_nodes must be a positive integer; got {K!r}")
     if batch_ratio is not None:
         batch_ratio = _positive("batch_ratio (B / D)", batch_ratio)
+    if data_ratio is not None:
+        data_ratio = _positive("data_ratio (P / D)", data_ratio)
+        if batch_ratio is not None:
+            raise InputError(
+                "pass batch_ratio (one-pass SGD) or data_ratio (repeated data), not both; "
+                f"got batch_ratio={batch_ratio!r}, data_ratio={data_ratio!r}"
+            )
+        if solver == "quadrature":
+            raise InputError(
+                "the quadrature closure has no repeated data (data_ratio); use solver='auto'"
+            )
+    spec = None
+    if spectrum is not None or target_power is not None:
+        spec = _spectrum(spectrum, target_power, batch_ratio, data_ratio, solver, T)
+    if depth >= 2 or solver == "dmft" or data_ratio is not None or spec is not None:
+        return _dmft_result(
+            nu, g, lr, T, int(depth), bool(residual), batch_ratio, tol, max_iter, data_ratio,
+            spec,
+        )  # fmt: skip
     blocks = 2 + (T if batch_ratio is not None else 0)  # b_*, z, one noise per step
     dim = blocks * int(K)
     check_allocation(
@@ -260,4 +328,61 @@ def dmft_deep_linear(
     return DeepLinearResult(
         step=np.arange(T + 1), test_loss=loss, readout_norm=qs, target_kernel=tk, nu=nu,
         gamma=g, lr=lr, n_nodes=int(K),
+    )  # fmt: skip
+
+
+def _spectrum(spectrum, target_power, batch_ratio, data_ratio, solver, T):
+    if spectrum is None:
+        raise InputError("target_power needs spectrum (the input covariance eigenvalues)")
+    lam = np.asarray(spectrum, dtype=float)
+    if lam.ndim != 1 or lam.size < 1 or not np.isfinite(lam).all() or (lam <= 0).any():
+        raise InputError(
+            "spectrum must be a 1-D array of finite eigenvalues > 0; got shape "
+            f"{lam.shape} with min {lam.min() if lam.size else None!r}"
+        )
+    beta = np.ones_like(lam) if target_power is None else np.asarray(target_power, float)
+    if beta.shape != lam.shape or not np.isfinite(beta).all() or (beta < 0).any():
+        raise InputError(
+            f"target_power must be finite, >= 0 and of the shape of spectrum {lam.shape}; "
+            f"got shape {beta.shape}"
+        )
+    if batch_ratio is not None or data_ratio is not None or solver == "quadrature":
+        raise InputError(
+            "spectrum is solved for the population gradient by the DMFT only; drop "
+            "batch_ratio / data_ratio and use solver='auto'"
+        )
+    check_allocation(
+        8 * 6 * lam.size * (T + 1) * (T + 2),
+        f"the {lam.size}-group input site of the linear DMFT over {T + 1} steps",
+        "pass fewer spectrum values (a quantile sample of the spectral law) or fewer steps",
+    )
+    return lam, beta
+
+
+def _dmft_result(
+    nu, g, lr, T, depth, residual, batch_ratio, tol, max_iter, data_ratio, spec=None
+) -> DeepLinearResult:
+    from lmech.theory.dmft.deep_linear_dmft import solve_deep_linear_dmft
+
+    if g == 0.0:
+        raise InputError(
+            "the deep linear DMFT needs gamma > 0 (gamma -> 0 is a 0/0 limit of its "
+            "variables); pass a small gamma such as 1e-2 for the near-lazy regime"
+        )
+    if not (isinstance(tol, float | int) and math.isfinite(tol) and 0 < tol < 1):
+        raise InputError(f"tol must be a number in (0, 1); got {tol!r}")
+    if max_iter is not None and (
+        isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1
+    ):
+        raise InputError(f"max_iter must be a positive integer or None; got {max_iter!r}")
+    r = solve_deep_linear_dmft(
+        nu, g, lr, T, depth, residual=residual, batch_ratio=batch_ratio,
+        data_ratio=data_ratio, spectrum=spec, tol=float(tol), max_iter=max_iter,
+    )  # fmt: skip
+    q = r.backward_corr[-1].diagonal().copy()  # C^v_L(t, t) = |w(t)|^2 / N
+    return DeepLinearResult(
+        step=r.step, test_loss=r.test_loss, readout_norm=q,
+        target_kernel=np.full(T + 1, np.nan), nu=nu, gamma=g, lr=lr, n_nodes=0, depth=depth,
+        residual=residual, iterations=r.iterations, fixed_point_residual=r.residual,
+        order_parameters=r, train_loss=r.train_loss,
     )  # fmt: skip
