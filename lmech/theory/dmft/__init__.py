@@ -6,8 +6,10 @@
   response functions A^l, B^l), reducing to the two-layer solver at L = 1 and to NTK
   descent at gamma_0 = 0;
 - :func:`lazy_kernel_flow`: the gamma_0 -> 0 limit, kernel gradient flow or descent;
-- :func:`dmft_deep_linear`: linear networks in the proportional limit N = nu D (exact
-  Marchenko-Pastur closure of population gradient descent, one hidden layer);
+- :func:`dmft_deep_linear`: linear networks in the proportional limit N = nu D, any depth
+  (residual or not), muP or NTK, population gradient, one-pass SGD or repeated data: the
+  exact Marchenko-Pastur closure at one hidden layer with fresh isotropic data, otherwise
+  the linear-Gaussian DMFT of :mod:`lmech.theory.dmft.deep_linear_dmft`;
 - :func:`lazy_prediction_variance`: the leading 1/N variance of the predictions across
   initializations in the lazy limit (:mod:`lmech.theory.dmft.finite_width`);
 - :func:`rich_prediction_variance`: the leading 1/N variance of the final predictions
