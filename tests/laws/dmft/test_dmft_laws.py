@@ -109,3 +109,27 @@ def test_deep_rich_documented_configurations_pass_and_can_fail(name):
     assert v.passed, v.detail
     for sign in (+1, -1):
         assert dr.LAW.verdict(dr.LAW.prediction.perturbed(pred, sign), meas).status == "failed"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["DEPTH2", "DEPTH3_RESIDUAL"])
+def test_wider_is_better_deeper_configurations_pass_and_can_fail(name):
+    # the documented deeper configurations (deep DMFT theory, train_deep_linear networks):
+    # the verdict passes at seed 0 and a prediction moved by the law's 20% fails it
+    from lmech.laws.dmft import deep_linear as dl
+
+    spec = getattr(dl, name)
+    assert spec.depth >= 2
+    pred, meas = dl.theory(spec), dl.experiment(spec, 0, "cpu")
+    v = dl.LAW.verdict(pred, meas)
+    assert v.passed, v.detail
+    for sign in (+1, -1):
+        assert dl.LAW.verdict(dl.LAW.prediction.perturbed(pred, sign), meas).status == "failed"
+
+
+def test_wider_is_better_residual_needs_a_hidden_layer():
+    from lmech.errors import ConfigError
+    from lmech.laws.dmft import deep_linear as dl
+
+    with pytest.raises(ConfigError, match="residual=True needs depth >= 2"):
+        dl.Spec(residual=True).validate()
