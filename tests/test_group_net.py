@@ -122,3 +122,38 @@ def test_bad_configuration():
             steps=1,
             lr=1e-2,
         )
+
+
+def test_eps_and_projected_output_follow_torch_adam_on_the_projected_loss():
+    # independent computation: torch.optim.Adam with the same eps on the engine's loss
+    # (mean over outputs of (P o - y)^2, P o = o - mean_c o) from the same init and pairs
+    g, d, q, lr, wd, eps, steps = cyclic(7), 7, 10, 0.02, 1e-3, 1e-5, 20
+    _, params, masks = train_on_group(
+        g, seeds=[2], fractions=[0.8], weight_decays=[wd], width=q, steps=steps, lr=lr,
+        eps=eps, project_output=True,
+    )  # fmt: skip
+    X, Y = group_data(g)
+    tr = torch.from_numpy(np.flatnonzero(masks[0]))
+    m = GroupMLP(d, q, seed=2)
+    opt = torch.optim.Adam(m.parameters(), lr=lr, weight_decay=wd, eps=eps)
+    for _ in range(steps):
+        opt.zero_grad()
+        o = m(X[tr])
+        ((o - o.mean(1, keepdim=True) - Y[tr]) ** 2).mean().backward()
+        opt.step()
+    np.testing.assert_allclose(params["W"][0], m.W.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(params["V"][0], m.V.detach().numpy(), rtol=0, atol=1e-10)
+    # the default is the unprojected loss with torch's eps 1e-8: a different path
+    _, plain, _ = train_on_group(g, seeds=[2], fractions=[0.8], weight_decays=[wd], width=q,
+                                 steps=steps, lr=lr)  # fmt: skip
+    assert np.abs(plain["W"][0] - params["W"][0]).max() > 1e-4
+
+
+def test_eps_and_projection_are_validated():
+    kw = dict(seeds=[0], fractions=[0.5], weight_decays=[0.0], width=3, steps=1, lr=1e-2)
+    with pytest.raises(ConfigError, match="eps"):
+        train_on_group(cyclic(5), eps=0.0, **kw)
+    with pytest.raises(ConfigError, match="project_output"):
+        train_on_group(cyclic(5), project_output=True, loss="cross_entropy", **kw)
+    with pytest.raises(ConfigError, match="project_output"):
+        train_on_group(cyclic(5), project_output=True, ridge=1e-2, **kw)

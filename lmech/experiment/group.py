@@ -55,6 +55,8 @@ def train_on_group(
     device: str = "cpu",
     progress_label: str | None = None,
     ridge: float | None = None,
+    eps: float = 1e-8,
+    project_output: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Train one member per entry of the (equal-length) ``seeds``, ``fractions``,
     ``weight_decays`` lists; member e starts from ``GroupMLP(..., seed=seeds[e])`` and
@@ -67,6 +69,17 @@ def train_on_group(
     training pairs (F = sigma(X W)) and only W is trained ("top layer already at its
     Stage-I optimum"); the returned V is the ridge solution for the final W.
 
+    ``eps`` is Adam's eps (torch's default 1e-8). The engine's MSE is the mean over the M
+    outputs, 1/M of a loss summed over outputs; Adam is invariant to that scale except
+    through eps, so Adam on the summed loss with decay wd and eps e is the path of this
+    engine with weight decay wd / M and eps e / M.
+
+    With ``project_output`` (MSE only, no ridge) the network's output is projected onto
+    the zero-mean subspace before the loss, P o = o - mean_c o[c], as in Tian's CoGS loss
+    ||P(o - y)||^2 (the targets are already mean-zero): the output's class mean is left
+    free instead of being fitted to 0. Argmax accuracies are unchanged by P. The default
+    (False) is the unprojected engine, bitwise as before.
+
     Returns:
         (curves, params, masks): ``curves`` has one row per (member, step) with
         ``train_accuracy``, ``test_accuracy`` (on the member's held-out pairs) and
@@ -78,6 +91,15 @@ def train_on_group(
         raise ConfigError(f"loss must be mse or cross_entropy; got {loss!r}")
     if ridge is not None and not (loss == "mse" and ridge > 0 and math.isfinite(ridge)):
         raise ConfigError(f"ridge must be > 0 and needs the mse loss; got {ridge!r} with {loss}")
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and 0 < eps < 1):
+        raise ConfigError(
+            f"eps (Adam's) must be a number in (0, 1); got {eps!r}; torch's default is 1e-8"
+        )
+    if project_output and (loss != "mse" or ridge is not None):
+        raise ConfigError(
+            f"project_output projects the MSE's output; it needs loss='mse' and no ridge, got "
+            f"loss={loss!r}, ridge={ridge!r} (cross-entropy is already shift invariant)"
+        )
     split_seeds = list(seeds) if split_seeds is None else list(split_seeds)
     if not (len(fractions) == len(weight_decays) == len(split_seeds) == E) or E == 0:
         raise ConfigError(
@@ -97,8 +119,9 @@ def train_on_group(
     masks = np.zeros((E, M * M), bool)
     for e, (s, f) in enumerate(zip(split_seeds, fractions, strict=True)):
         masks[e, train_test_split(group, float(f), int(s))[0]] = True
+    net = _ProjectedGroupMLP if project_output else GroupMLP
     members = [
-        GroupMLP(M, width, activation, init_scale=init_scale, seed=int(s)).to(device) for s in seeds
+        net(M, width, activation, init_scale=init_scale, seed=int(s)).to(device) for s in seeds
     ]
     ens = Ensemble.from_modules(members)
     pre_step = None
@@ -132,6 +155,7 @@ def train_on_group(
         steps=steps,
         optimizer=optimizer,
         loss=loss,
+        eps=eps,
         weight_decay=np.asarray(weight_decays, dtype=float),
         mask=mt.to(device),
         per_member_data=per_member,
@@ -163,6 +187,15 @@ def train_on_group(
     )
     params = {k: v.detach().cpu().numpy() for k, v in run.ensemble.params.items()}
     return curves, params, masks
+
+
+class _ProjectedGroupMLP(GroupMLP):
+    """GroupMLP whose output is projected onto the mean-zero subspace: o - mean_c o[c]
+    (same parameters and initialization as GroupMLP for the same seed)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out - out.mean(-1, keepdim=True)
 
 
 def _own_pairs(

@@ -71,9 +71,10 @@ def transfer_study(
 
 
 def optimal_log2_lr(log2_lr: np.ndarray, loss: np.ndarray) -> float:
-    """log2 of the loss-minimizing lr: a parabola in log2 lr through the grid minimum of
-    log(loss) and its neighbours (the grid point at an end of the grid or if the
-    parabola is not convex)."""
+    """log2 of the loss-minimizing lr: the vertex of the parabola in log2 lr through the grid
+    minimum of log(loss) and its two neighbours; the grid point itself at an end of the
+    grid, next to a diverged point or if the parabola is not convex. Non-finite or
+    non-positive losses (diverged runs) count as +inf."""
     order = np.argsort(log2_lr)
     x, y = np.asarray(log2_lr, float)[order], np.asarray(loss, float)[order]
     y = np.where(np.isfinite(y) & (y > 0), y, np.inf)

@@ -87,3 +87,13 @@ def test_bad_mixture_and_variant_parameters_are_refused():
         C.syn_ab_block(1.0, np.nan)
     with pytest.raises(InputError, match=r"\(3, 3\)"):
         C.classify_order3(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("bad", [{"adam_eps": 0.0}, {"adam_eps": -1e-8}, {"adam_eps": 1.0},
+                                 {"project_output": 1}])  # fmt: skip
+def test_factorization_spec_refuses_bad_eps_and_non_bool_projection(bad):
+    from lmech.errors import ConfigError
+    from lmech.laws.grokking import cogs as law
+
+    with pytest.raises(ConfigError, match="adam_eps|project_output"):
+        law.FacSpec(**bad)

@@ -143,6 +143,7 @@ from lmech import progress
 from lmech.errors import ConfigError, ConvergenceError
 from lmech.experiment.deep_linear import train_deep_linear
 from lmech.experiment.dmft import train_linear_online
+from lmech.experiment.transfer import optimal_log2_lr
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import LawSpec, param
 from lmech.theory.dmft.deep_linear import dmft_deep_linear
@@ -218,25 +219,6 @@ class Spec(LawSpec):
         n = max(self.widths())
         per = 2 * self.seeds * n * (self.input_dim + (self.depth - 1) * n)
         return 3 * 8 * (per + self.seeds * self.batch() * self.input_dim) + 2**26
-
-
-def optimal_log2_lr(log2_lr: np.ndarray, loss: np.ndarray) -> float:
-    """log2 of the loss-minimizing learning rate on a grid.
-
-    The vertex of the parabola through the grid minimum of log(loss) and its two
-    neighbours (in log2 lr); at an end of the grid, next to a diverged point, or for a
-    non-convex triple, the grid point itself. Non-finite losses count as +inf.
-    """
-    order = np.argsort(log2_lr)
-    x, y = np.asarray(log2_lr, float)[order], np.asarray(loss, float)[order]
-    y = np.where(np.isfinite(y), y, np.inf)
-    i = int(np.argmin(y))
-    if i == 0 or i == len(x) - 1 or not np.isfinite(y[i - 1 : i + 2]).all():
-        return float(x[i])
-    c = np.polyfit(x[i - 1 : i + 2], np.log(y[i - 1 : i + 2]), 2)
-    if c[0] <= 0:
-        return float(x[i])
-    return float(np.clip(-c[1] / (2.0 * c[0]), x[i - 1], x[i + 1]))
 
 
 def _final_loss(nu: float, gamma: float, lr: float, spec: Spec) -> float:

@@ -43,7 +43,6 @@ __all__ = [
     "init_seeds",
     "learning_rates",
     "members_per_chunk",
-    "optimal_log2_lr",
     "task_data",
 ]
 
@@ -130,25 +129,6 @@ def learning_rates(log2_min: float, log2_max: float, per_octave: int) -> np.ndar
     """The grid 2^k for k from log2_min to log2_max in steps of 1/per_octave."""
     count = int(round((log2_max - log2_min) * per_octave)) + 1
     return 2.0 ** np.linspace(log2_min, log2_max, count)
-
-
-def optimal_log2_lr(log2_lr: np.ndarray, loss: np.ndarray) -> float:
-    """log2 of the loss-minimizing learning rate.
-
-    A parabola through the grid minimum of log(loss) and its two neighbours (in log2 lr)
-    refines the grid point; at an end of the grid the grid point is returned. Non-finite
-    losses (diverged runs) count as +inf.
-    """
-    order = np.argsort(log2_lr)
-    x, y = np.asarray(log2_lr, float)[order], np.asarray(loss, float)[order]
-    y = np.where(np.isfinite(y), y, np.inf)
-    i = int(np.argmin(y))
-    if i == 0 or i == len(x) - 1 or not np.isfinite(y[i - 1 : i + 2]).all():
-        return float(x[i])
-    c = np.polyfit(x[i - 1 : i + 2], np.log(y[i - 1 : i + 2]), 2)
-    if c[0] <= 0:
-        return float(x[i])
-    return float(np.clip(-c[1] / (2 * c[0]), x[i - 1], x[i + 1]))
 
 
 def capped(loss: np.ndarray, cap: float) -> np.ndarray:

@@ -4,7 +4,7 @@ One protocol, two laws that differ by the axis swept (:class:`WidthSpec`,
 :class:`DepthSpec`): for each *arm* (a parameterization) and each size s (a width or a
 depth), train one vmapped ensemble of (seeds x learning rates) for a fixed budget of
 minibatch SGD steps, take the seed-mean final training loss per learning rate and
-estimate log2 eta*(s) (:func:`lmech.laws.transfer._common.optimal_log2_lr`). The theory
+estimate log2 eta*(s) (:func:`lmech.experiment.transfer.optimal_log2_lr`). The theory
 is an exponent per arm, eta*(s) ∝ s^e (``lr_exponent``); the *transfer* arm's claim is
 e = 0, the *control* arm's that the optimum moves (e = -1 asymptotically).
 
@@ -37,6 +37,7 @@ from lmech import progress
 from lmech._memory import check_allocation
 from lmech.errors import ConfigError
 from lmech.experiment.ensemble import Ensemble, train
+from lmech.experiment.transfer import optimal_log2_lr
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import param
 from lmech.laws.transfer._common import (
@@ -48,7 +49,6 @@ from lmech.laws.transfer._common import (
     init_seeds,
     learning_rates,
     members_per_chunk,
-    optimal_log2_lr,
     task_data,
 )
 from lmech.nn.models import MLPSpec
@@ -319,7 +319,7 @@ System:
 Measurement:
     The full training loss after the budget, averaged over seeds (diverged runs count as
     ``loss_cap``); eta* from a parabola through the grid minimum of log loss and its
-    neighbours in log2 eta (:func:`lmech.laws.transfer._common.optimal_log2_lr`).
+    neighbours in log2 eta (:func:`lmech.experiment.transfer.optimal_log2_lr`).
 
 Known limits:
     The SP prediction is the asymptotic 1/n law; at width 64 the input layer's

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from lmech.errors import ConfigError
+from lmech.experiment.transfer import optimal_log2_lr
 from lmech.laws.transfer import lr_transfer as lt
-from lmech.laws.transfer._common import capped, learning_rates, optimal_log2_lr
+from lmech.laws.transfer._common import capped, learning_rates
 
 
 def test_optimal_lr_recovers_a_parabola_vertex():
