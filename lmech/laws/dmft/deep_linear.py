@@ -82,7 +82,7 @@ from matplotlib.figure import Figure
 
 from lmech.errors import ConfigError
 from lmech.experiment.deep_linear import train_deep_linear
-from lmech.experiment.dmft import LINEAR_COLUMNS, train_linear_online
+from lmech.experiment.dmft import LINEAR_COLUMNS
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import LawSpec, param
 from lmech.theory.dmft.deep_linear import dmft_deep_linear
@@ -164,16 +164,12 @@ def theory(spec: Spec) -> pd.DataFrame:
 
 
 def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
-    if spec.depth > 1:
-        return train_deep_linear(
-            spec.input_dim, spec.widths(), depth=spec.depth, residual=spec.residual,
-            seeds=spec.seeds, steps=spec.steps, lr=spec.lr, gamma=spec.gamma,
-            log_every=spec.log_every, batch=spec.batch(), seed=seed, device=device,
-        )  # fmt: skip
-    return train_linear_online(
-        spec.input_dim, spec.widths(), seeds=spec.seeds, steps=spec.steps, lr=spec.lr,
-        gamma=spec.gamma, log_every=spec.log_every, batch=spec.batch(), seed=seed,
-        device=device,
+    # at depth 1 these are train_linear_online's networks (same streams; identical values
+    # measured at the quick preset)
+    return train_deep_linear(
+        spec.input_dim, spec.widths(), depth=spec.depth, residual=spec.residual,
+        seeds=spec.seeds, steps=spec.steps, lr=spec.lr, gamma=spec.gamma,
+        log_every=spec.log_every, batch=spec.batch(), seed=seed, device=device,
     )  # fmt: skip
 
 

@@ -142,7 +142,6 @@ from scipy.optimize import minimize_scalar
 from lmech import progress
 from lmech.errors import ConfigError, ConvergenceError
 from lmech.experiment.deep_linear import train_deep_linear
-from lmech.experiment.dmft import train_linear_online
 from lmech.experiment.transfer import optimal_log2_lr
 from lmech.laws.base import Check, Criterion, Evaluation, Law, Prediction
 from lmech.laws.spec import LawSpec, param
@@ -305,10 +304,10 @@ def experiment(spec: Spec, seed: int, device: str) -> pd.DataFrame:
                         seeds=spec.seeds, steps=spec.steps, lr=float(2.0**x), gamma=g,
                         log_every=spec.steps, batch=spec.batch(), seed=seed, device=device,
                     )  # fmt: skip
-                    if spec.depth == 1:
-                        h = train_linear_online(spec.input_dim, [N], **common)
-                    else:  # same W_1, w, b_* and minibatches; hidden N x N matrices added
-                        h = train_deep_linear(spec.input_dim, [N], depth=spec.depth, **common)
+                    # depth 1: train_linear_online's networks (identical values measured at
+                    # the quick preset); deeper: the same W_1,
+                    # w, b_* and minibatches with hidden N x N matrices added
+                    h = train_deep_linear(spec.input_dim, [N], depth=spec.depth, **common)
                     h = h[h["step"] == spec.steps]
                     v = h["test_loss"].to_numpy(dtype=float)
                     bad = ~np.isfinite(v) | (v > 1e12)
