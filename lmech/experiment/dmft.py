@@ -100,6 +100,16 @@ def _deriv(name: str):
     return torch.ones_like
 
 
+def _fields(params, X, fn, depth: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(the weights W^0..W^{L-1}, the pre-activations [h^1..h^L], each (E, N, n)) of every
+    member of a depth-L chain: h^1 = W^0 x, h^{l+1} = W^l phi(h^l) (engine units)."""
+    Ws = [params["input.weight"]] + [params[f"hidden.{i}.weight"] for i in range(depth - 1)]
+    hs = [torch.einsum("end,pd->enp", Ws[0], X)]
+    for W in Ws[1:]:
+        hs.append(torch.einsum("enm,emp->enp", W, fn(hs[-1])))
+    return Ws, hs
+
+
 def _deep_ntk_from_params(params, X, activation: str, derivative, depth: int) -> torch.Tensor:
     """(E, n, n) NTK sum_l G^{l+1} * Phi^l of every member of a depth-L chain (DMFT units).
 
@@ -109,11 +119,8 @@ def _deep_ntk_from_params(params, X, activation: str, derivative, depth: int) ->
     """
     fn = _act(activation)
     D = X.shape[1]
-    Ws = [params["input.weight"]] + [params[f"hidden.{i}.weight"] for i in range(depth - 1)]
+    Ws, hs = _fields(params, X, fn, depth)
     N = Ws[0].shape[1]
-    hs = [torch.einsum("end,pd->enp", Ws[0], X)]
-    for W in Ws[1:]:
-        hs.append(torch.einsum("enm,emp->enp", W, fn(hs[-1])))
     g = params["output.weight"][:, 0, :, None] * derivative(hs[-1])  # (E, N, n)
     K = fn(hs[-1]).transpose(1, 2) @ fn(hs[-1]) / N
     for lay in range(depth, 0, -1):  # g = g^lay
@@ -128,14 +135,9 @@ def _feature_kernels_from_params(params, X, activation: str, depth: int) -> list
     """[(E, n, n)] feature kernels Phi^l = phi(h^l)^T phi(h^l) / N, l = 1..L, of every
     member (the chain of :func:`_deep_ntk_from_params`; depth 1 is the two-layer net)."""
     fn = _act(activation)
-    Ws = [params["input.weight"]] + [params[f"hidden.{i}.weight"] for i in range(depth - 1)]
+    Ws, hs = _fields(params, X, fn, depth)
     N = Ws[0].shape[1]
-    h = torch.einsum("end,pd->enp", Ws[0], X)  # (E, N, n)
-    out = [fn(h).transpose(1, 2) @ fn(h) / N]
-    for W in Ws[1:]:
-        h = torch.einsum("enm,emp->enp", W, fn(h))
-        out.append(fn(h).transpose(1, 2) @ fn(h) / N)
-    return out
+    return [fn(h).transpose(1, 2) @ fn(h) / N for h in hs]
 
 
 def feature_kernel_columns(depth: int, num_train: int) -> list[str]:
